@@ -1,0 +1,164 @@
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "lambda" {
+  for_each = local.functions
+
+  name               = "${var.name}-${each.key}"
+  description        = "Role of the ${var.name}-${each.key} Lambda function."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+# Every function writes its own log group, and only that.
+data "aws_iam_policy_document" "lambda" {
+  for_each = local.functions
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.log_group_arn}:${aws_cloudwatch_log_group.lambda[each.key].name}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "list-users" ? [1] : []
+    content {
+      sid       = "ReadUsersList"
+      actions   = ["ssm:GetParameter"]
+      resources = [local.users_parameter_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.secret_actions) > 0 ? [1] : []
+    content {
+      sid       = "RotatorSecrets"
+      actions   = each.value.secret_actions
+      resources = [local.secrets_arn]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  for_each = local.functions
+
+  name   = "${var.name}-${each.key}"
+  role   = aws_iam_role.lambda[each.key].id
+  policy = data.aws_iam_policy_document.lambda[each.key].json
+}
+
+locals {
+  # The listed users' ARNs go into customer-managed policies of at most 6144 characters each:
+  # a chunk holds users until their ARNs pass this budget, so it ends below
+  # budget + one user's ARNs (at most 270) + the statement around them (about 150).
+  user_policy_budget = 5500
+  user_arn_chars     = [for pair in local.user_arns : length(join("", pair)) + 6]
+  user_chunk = [
+    for i in range(length(local.user_arns)) :
+    floor(sum(concat([0], slice(local.user_arn_chars, 0, i + 1))) / local.user_policy_budget)
+  ]
+  user_policies = merge([
+    for function, f in local.functions : {
+      for chunk in distinct(local.user_chunk) : "${function}-users-${chunk}" => {
+        function  = function
+        actions   = f.iam_actions
+        resources = flatten([for i, pair in local.user_arns : pair if local.user_chunk[i] == chunk])
+      }
+    } if length(f.iam_actions) > 0
+  ]...)
+}
+
+data "aws_iam_policy_document" "users" {
+  for_each = local.user_policies
+
+  statement {
+    sid       = "ListedUsersKeys"
+    actions   = each.value.actions
+    resources = each.value.resources
+  }
+}
+
+resource "aws_iam_policy" "users" {
+  for_each = local.user_policies
+
+  name        = "${var.name}-${each.key}"
+  description = "Access keys of users listed in ${var.name}, for its ${each.value.function} function."
+  policy      = data.aws_iam_policy_document.users[each.key].json
+}
+
+resource "aws_iam_role_policy_attachment" "users" {
+  for_each = local.user_policies
+
+  role       = aws_iam_role.lambda[each.value.function].name
+  policy_arn = aws_iam_policy.users[each.key].arn
+}
+
+data "aws_iam_policy_document" "states_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "state_machine" {
+  name               = "${var.name}-state-machine"
+  description        = "Role of the ${var.name} state machine."
+  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "state_machine" {
+  statement {
+    sid       = "InvokeRotatorAndHandler"
+    actions   = ["lambda:InvokeFunction"]
+    resources = concat([for f in aws_lambda_function.this : f.arn], [var.credentials_handler_arn])
+  }
+
+  # Vended log delivery: these actions do not support resource-level permissions.
+  statement {
+    sid = "DeliverLogs"
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "state_machine" {
+  name   = "${var.name}-state-machine"
+  role   = aws_iam_role.state_machine.id
+  policy = data.aws_iam_policy_document.state_machine.json
+}
+
+data "aws_iam_policy_document" "credentials_handler" {
+  statement {
+    sid       = "ReadRotatedCredentials"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.secrets_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "credentials_handler" {
+  count = var.credentials_handler_role_name == null ? 0 : 1
+
+  name   = "${var.name}-read-credentials"
+  role   = var.credentials_handler_role_name
+  policy = data.aws_iam_policy_document.credentials_handler.json
+}

@@ -1,0 +1,1 @@
+"""Lambda functions of the IAM credentials rotator: one module per workflow state."""

@@ -1,0 +1,24 @@
+output "state_machine_arn" {
+  description = "ARN of the rotation state machine. Start it with input {} to rotate every user, or {\"username\": \"<name>\"} to rotate one user now."
+  value       = aws_sfn_state_machine.this.arn
+}
+
+output "users_parameter_name" {
+  description = "Name of the SSM parameter that holds the users list (JSON)."
+  value       = aws_ssm_parameter.users.name
+}
+
+output "secret_name_prefix" {
+  description = "Prefix of the name of every secret the module creates: <prefix><username>/<access key id>."
+  value       = local.secret_name_prefix
+}
+
+output "credentials_handler_policy_json" {
+  description = "IAM policy document that lets a credentials handler read the rotator's secrets. Attached for you when credentials_handler_role_name is set."
+  value       = data.aws_iam_policy_document.credentials_handler.json
+}
+
+output "schedule_expression" {
+  description = "The EventBridge schedule expression derived from schedule_duration."
+  value       = local.schedule_expression
+}

@@ -1,0 +1,234 @@
+"""An emulated AWS for the tests and the demo: moto's server, in this process, with
+- Step Functions executing state machine definitions,
+- Lambda functions run by lambda_runtime.py in a subprocess per invocation, with the function's
+  environment (moto would need Docker),
+- Wait states and retry back-offs recorded but not slept (the module's durations stay as they are).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import boto3
+import requests
+from moto.awslambda.models import LambdaFunction
+from moto.server import ThreadedMotoServer
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+_RUNTIME = Path(__file__).with_name("lambda_runtime.py")
+
+
+@dataclass
+class Invocation:
+    function_name: str
+    event: Any
+    result: Any
+    errored: bool
+    logs: str
+
+
+@dataclass
+class EmulatedAws:
+    """One moto server per test session; `reset()` between independent stacks is not needed
+    because every stack uses its own resource names."""
+
+    port: int = 0
+    invocations: list[Invocation] = field(default_factory=list)
+    waits: list[int] = field(default_factory=list)
+    retry_sleeps: list[float] = field(default_factory=list)
+    # Tests can intercept an invocation: return (result, errored) to replace it, or None.
+    lambda_hook: Callable[[str, Any], tuple[Any, bool] | None] | None = None
+    _server: ThreadedMotoServer | None = None
+    _code_dirs: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _tmp: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "EmulatedAws":
+        if not self.port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+        # The state machine interpreter calls AWS back on localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.port)
+        self._tmp = tempfile.TemporaryDirectory(prefix="emulated-lambda-")
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        requests.post(
+            f"{self.endpoint}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}},
+            timeout=10,
+        ).raise_for_status()
+        self._patch()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def client(self, service: str, **credentials: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=credentials.get("aws_access_key_id", "testing"),
+            aws_secret_access_key=credentials.get("aws_secret_access_key", "testing"),
+        )
+
+    def moto_iam_user(self, username: str) -> Any:
+        """moto's own record of a user, to compare delivered secrets with the real ones."""
+        from moto.iam.models import iam_backends
+
+        return iam_backends[ACCOUNT_ID]["global"].get_user(username)
+
+    # --- Step Functions helpers -------------------------------------------------------
+
+    def run_execution(self, state_machine_arn: str, payload: Any, name: str | None = None, timeout: float = 120) -> dict:
+        """Starts an execution and waits for it to end; returns describe_execution."""
+        sfn = self.client("stepfunctions")
+        kwargs = {"stateMachineArn": state_machine_arn, "input": json.dumps(payload)}
+        if name:
+            kwargs["name"] = name
+        arn = sfn.start_execution(**kwargs)["executionArn"]
+        return self.wait_execution(arn, timeout)
+
+    def wait_execution(self, execution_arn: str, timeout: float = 120) -> dict:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
+            time.sleep(0.2)
+
+    def history(self, execution_arn: str) -> list[dict]:
+        sfn = self.client("stepfunctions")
+        events, token = [], None
+        while True:
+            page = sfn.get_execution_history(executionArn=execution_arn, **({"nextToken": token} if token else {}))
+            events += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    def run_schedule(self, rule_name: str) -> list[dict]:
+        """Does what EventBridge does when the rule fires (moto never fires schedules): starts
+        each target with the target's input. Returns the described executions once they end."""
+        events = self.client("events")
+        targets = events.list_targets_by_rule(Rule=rule_name)["Targets"]
+        started = []
+        sfn = self.client("stepfunctions")
+        for target in targets:
+            arn = sfn.start_execution(stateMachineArn=target["Arn"], input=target.get("Input", "{}"))["executionArn"]
+            started.append(arn)
+        return [self.wait_execution(arn) for arn in started]
+
+    # --- patches ----------------------------------------------------------------------
+
+    def _patch(self) -> None:
+        emulator = self
+
+        def invoke_lambda(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            return emulator._invoke(function, event)
+
+        LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign]
+
+        original_wait = WaitFunction._wait_interval
+
+        def wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+            with emulator._lock:
+                emulator.waits.append(wait_seconds)
+            original_wait(self, env, 0)
+
+        WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
+        retrier_decl.time = SimpleNamespace(sleep=emulator.retry_sleeps.append)  # type: ignore[attr-defined]
+
+    def _code_dir(self, code: bytes) -> str:
+        digest = hashlib.sha256(code).hexdigest()
+        with self._lock:
+            if digest not in self._code_dirs:
+                target = Path(self._tmp.name) / digest
+                zipfile.ZipFile(io.BytesIO(code)).extractall(target)
+                self._code_dirs[digest] = str(target)
+            return self._code_dirs[digest]
+
+    def _invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
+        if isinstance(event, (str, bytes)):
+            event = json.loads(event or "{}")
+        event = {} if event is None else event
+        hooked = self.lambda_hook(function.function_name, event) if self.lambda_hook else None
+        if hooked is not None:
+            result, errored = hooked
+            logs = ""
+        else:
+            result, errored, logs = self._run(function, event)
+        with self._lock:
+            self.invocations.append(Invocation(function.function_name, event, result, errored, logs))
+        return json.dumps(result), errored, logs
+
+    def _run(self, function: LambdaFunction, event: Any) -> tuple[Any, bool, str]:
+        code_dir = self._code_dir(function.code_bytes)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            # boto3 sends every call to the emulator, so the function code needs no test branch.
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
+            **(function.environment_vars or {}),
+        }
+        with tempfile.NamedTemporaryFile(dir=self._tmp.name, suffix=".json", delete=False) as out:
+            result_file = out.name
+        try:
+            proc = subprocess.run(
+                [sys.executable, str(_RUNTIME), code_dir, function.handler, result_file],
+                input=json.dumps(event),
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=float(function.timeout),
+            )
+        except subprocess.TimeoutExpired as timeout:
+            logs = (timeout.stdout or b"").decode() if isinstance(timeout.stdout, bytes) else (timeout.stdout or "")
+            message = f"Task timed out after {float(function.timeout):.2f} seconds"
+            return {"errorMessage": message, "errorType": "Sandbox.Timedout"}, True, logs
+        logs = proc.stdout + proc.stderr
+        try:
+            with open(result_file) as result_in:
+                result = json.load(result_in)
+        except (OSError, ValueError):
+            return {"errorMessage": logs[-2000:], "errorType": "Runtime.ExitError"}, True, logs
+        finally:
+            os.unlink(result_file)
+        return result, proc.returncode != 0, logs

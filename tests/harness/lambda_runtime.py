@@ -1,0 +1,61 @@
+"""Runs one Lambda invocation in this process, like the Python Lambda runtime does.
+
+    python lambda_runtime.py <code dir> <module.function> <result file>  < event.json
+
+Prints the function's logs to stdout and writes its result, or the runtime's error object
+({"errorMessage", "errorType", "stackTrace"}), as JSON to <result file>.
+"""
+
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+import uuid
+
+
+class Context:
+    def __init__(self) -> None:
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "function")
+        self.function_version = "$LATEST"
+        self.aws_request_id = str(uuid.uuid4())
+        self.memory_limit_in_mb = 128
+        self._deadline = time.monotonic() + float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def main() -> None:
+    code_dir, handler_name, result_file = sys.argv[1:4]
+    sys.path.insert(0, code_dir)
+    # As in AWS: records reach stdout through a root handler; the root level stays WARNING.
+    root = logging.getLogger()
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(logging.Formatter("[%(levelname)s] %(name)s %(message)s"))
+    root.addHandler(stream)
+    event = json.load(sys.stdin)
+    try:
+        module_name, function_name = handler_name.rsplit(".", 1)
+        function = getattr(importlib.import_module(module_name), function_name)
+        result = function(event, Context())
+    except Exception as error:  # the runtime reports every error to the caller
+        result = {
+            "errorMessage": str(error),
+            "errorType": type(error).__name__,
+            "stackTrace": traceback.format_tb(error.__traceback__),
+        }
+        traceback.print_exc(file=sys.stdout)
+        exit_code = 1
+    else:
+        exit_code = 0
+    with open(result_file, "w") as out:
+        json.dump(result, out)
+    sys.stdout.flush()
+    sys.exit(exit_code)
+
+
+if __name__ == "__main__":
+    main()

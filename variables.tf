@@ -1,0 +1,121 @@
+variable "name" {
+  description = "Prefix of every resource name the module creates (functions, roles, state machine, parameter, secrets)."
+  type        = string
+  default     = "iam-credentials-rotator"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", var.name))
+    error_message = "name must be 1 to 40 letters, digits, '-' or '_', starting with a letter or digit (it prefixes Lambda function and IAM role names, which are limited to 64 characters); got \"${var.name}\"."
+  }
+}
+
+variable "users" {
+  description = "The existing IAM users whose access keys are rotated. `metadata` is an optional free string passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it short and not secret."
+  type = list(object({
+    username = string
+    metadata = optional(string)
+  }))
+  nullable = false
+
+  validation {
+    condition     = alltrue([for u in var.users : can(regex("^[\\w+=,.@-]{1,64}$", u.username))])
+    error_message = "users: every username must be a valid IAM user name, 1 to 64 characters from letters, digits and _+=,.@- ; these are not: ${join(", ", [for u in var.users : jsonencode(u.username) if !can(regex("^[\\w+=,.@-]{1,64}$", u.username))])}."
+  }
+
+  validation {
+    condition     = length(distinct([for u in var.users : lower(u.username)])) == length(var.users)
+    error_message = "users: each user may be listed once (IAM user names are case-insensitive); listed more than once: ${join(", ", distinct([for u in var.users : u.username if length([for v in var.users : v if lower(v.username) == lower(u.username)]) > 1]))}."
+  }
+}
+
+variable "credentials_handler_arn" {
+  description = "ARN of the Lambda function invoked with each new key (event: username, secretName and, when set, metadata). It reads the secret and hands the key to the third party."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$", var.credentials_handler_arn))
+    error_message = "credentials_handler_arn must be the ARN of a Lambda function, such as arn:aws:lambda:eu-west-1:123456789012:function:my-handler (use aws_lambda_function.<name>.arn, not its name or invoke_arn); got \"${var.credentials_handler_arn}\"."
+  }
+}
+
+variable "credentials_handler_role_name" {
+  description = "Name of the credentials handler's IAM role. When set, the module attaches to it the policy in the `credentials_handler_policy_json` output (read the rotator's secrets). Leave null to grant access yourself."
+  type        = string
+  default     = null
+}
+
+variable "schedule_duration" {
+  description = "How often every user's key is rotated, written as a number and a unit: \"30m\", \"1h\", \"7d\" (s, m, h or d). Whole minutes, at least 1m."
+  type        = string
+  default     = "1h"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*[smhd]$", var.schedule_duration))
+    error_message = "schedule_duration must be a whole number followed by s, m, h or d, such as \"30m\", \"1h\" or \"7d\"; got \"${var.schedule_duration}\"."
+  }
+
+  validation {
+    condition = !can(regex("^[1-9][0-9]*[smhd]$", var.schedule_duration)) || (
+      tonumber(substr(var.schedule_duration, 0, length(var.schedule_duration) - 1)) *
+      lookup({ s = 1, m = 60, h = 3600, d = 86400 }, substr(var.schedule_duration, -1, 1), 0)
+    ) % 60 == 0
+    error_message = "schedule_duration must be whole minutes, at least \"1m\" (an EventBridge rate schedule has minute granularity); got \"${var.schedule_duration}\"."
+  }
+}
+
+variable "cleanup_wait_duration" {
+  description = "How long both keys stay valid after the handler has received the new one, before the old key is deleted: \"90s\", \"5m\", \"1h\" (s, m, h or d). Must be shorter than schedule_duration."
+  type        = string
+  default     = "5m"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*[smhd]$", var.cleanup_wait_duration))
+    error_message = "cleanup_wait_duration must be a whole number followed by s, m, h or d, such as \"90s\", \"5m\" or \"1h\"; got \"${var.cleanup_wait_duration}\"."
+  }
+
+  validation {
+    condition = !can(regex("^[1-9][0-9]*[smhd]$", var.cleanup_wait_duration)) || !can(regex("^[1-9][0-9]*[smhd]$", var.schedule_duration)) || (
+      tonumber(substr(var.cleanup_wait_duration, 0, length(var.cleanup_wait_duration) - 1)) *
+      lookup({ s = 1, m = 60, h = 3600, d = 86400 }, substr(var.cleanup_wait_duration, -1, 1), 0)
+      ) < (
+      tonumber(substr(var.schedule_duration, 0, length(var.schedule_duration) - 1)) *
+      lookup({ s = 1, m = 60, h = 3600, d = 86400 }, substr(var.schedule_duration, -1, 1), 0)
+    )
+    error_message = "cleanup_wait_duration (\"${var.cleanup_wait_duration}\") must be shorter than schedule_duration (\"${var.schedule_duration}\"): otherwise the next rotation starts while the previous one still waits. Shorten cleanup_wait_duration or lengthen schedule_duration."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of the rotator's Lambda functions (the code supports python3.8 and later)."
+  type        = string
+  default     = "python3.13"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^python3\\.[0-9]+$", var.lambda_runtime))
+    error_message = "lambda_runtime must be a Python Lambda runtime such as \"python3.13\"; got \"${var.lambda_runtime}\"."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the log groups of the rotator's Lambda functions and state machine."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of CloudWatch Logs' values: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653; got ${var.log_retention_in_days}."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every taggable resource the module creates."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
