@@ -24,7 +24,7 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${local.log_group_arn}:${aws_cloudwatch_log_group.lambda[each.key].name}:*"]
+    resources = ["${local.log_group_arn}:/aws/lambda/${var.name}-${each.key}:*"]
   }
 
   dynamic "statement" {

@@ -33,7 +33,7 @@ locals {
 resource "aws_cloudwatch_log_group" "lambda" {
   for_each = local.functions
 
-  name              = "/aws/lambda/${var.name}-${each.key}"
+  name              = "/aws/lambda/${var.name}-${each.key}" # as in the functions' log policies
   retention_in_days = var.log_retention_in_days
   tags              = var.tags
 }

@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
         data = build(source, prefix)
         if check:
             if not target.exists() or target.read_bytes() != data:
-                stale.append(target.relative_to(ROOT))
+                stale.append(target)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)

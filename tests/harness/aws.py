@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,13 +79,17 @@ class EmulatedAws:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        self.configure()
+        self._patch()
+        return self
+
+    def configure(self) -> None:
+        """Makes moto execute state machine definitions (its default only records executions)."""
         requests.post(
             f"{self.endpoint}/moto-api/config",
             json={"stepfunctions": {"execute_state_machine": True}},
             timeout=10,
         ).raise_for_status()
-        self._patch()
-        return self
 
     def stop(self) -> None:
         if self._server:
@@ -109,14 +114,19 @@ class EmulatedAws:
 
     # --- Step Functions helpers -------------------------------------------------------
 
-    def run_execution(self, state_machine_arn: str, payload: Any, name: str | None = None, timeout: float = 120) -> dict:
+    def run_execution(
+        self, state_machine_arn: str, payload: Any, name: str | None = None, timeout: float = 120
+    ) -> dict:
         """Starts an execution and waits for it to end; returns describe_execution."""
-        sfn = self.client("stepfunctions")
-        kwargs = {"stateMachineArn": state_machine_arn, "input": json.dumps(payload)}
-        if name:
-            kwargs["name"] = name
-        arn = sfn.start_execution(**kwargs)["executionArn"]
+        arn = self.start_execution(state_machine_arn, json.dumps(payload), name)
         return self.wait_execution(arn, timeout)
+
+    def start_execution(self, state_machine_arn: str, payload: str, name: str | None = None) -> str:
+        # AWS names an unnamed execution with a UUID; moto names every one "None", so a
+        # second unnamed start fails. Do what AWS does.
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, input=payload, name=name or str(uuid.uuid4())
+        )["executionArn"]
 
     def wait_execution(self, execution_arn: str, timeout: float = 120) -> dict:
         sfn = self.client("stepfunctions")
@@ -133,7 +143,9 @@ class EmulatedAws:
         sfn = self.client("stepfunctions")
         events, token = [], None
         while True:
-            page = sfn.get_execution_history(executionArn=execution_arn, **({"nextToken": token} if token else {}))
+            page = sfn.get_execution_history(
+                executionArn=execution_arn, **({"nextToken": token} if token else {})
+            )
             events += page["events"]
             token = page.get("nextToken")
             if not token:
@@ -144,11 +156,7 @@ class EmulatedAws:
         each target with the target's input. Returns the described executions once they end."""
         events = self.client("events")
         targets = events.list_targets_by_rule(Rule=rule_name)["Targets"]
-        started = []
-        sfn = self.client("stepfunctions")
-        for target in targets:
-            arn = sfn.start_execution(stateMachineArn=target["Arn"], input=target.get("Input", "{}"))["executionArn"]
-            started.append(arn)
+        started = [self.start_execution(t["Arn"], t.get("Input", "{}")) for t in targets]
         return [self.wait_execution(arn) for arn in started]
 
     # --- patches ----------------------------------------------------------------------
@@ -220,7 +228,11 @@ class EmulatedAws:
                 timeout=float(function.timeout),
             )
         except subprocess.TimeoutExpired as timeout:
-            logs = (timeout.stdout or b"").decode() if isinstance(timeout.stdout, bytes) else (timeout.stdout or "")
+            logs = (
+                (timeout.stdout or b"").decode()
+                if isinstance(timeout.stdout, bytes)
+                else (timeout.stdout or "")
+            )
             message = f"Task timed out after {float(function.timeout):.2f} seconds"
             return {"errorMessage": message, "errorType": "Sandbox.Timedout"}, True, logs
         logs = proc.stdout + proc.stderr

@@ -66,7 +66,9 @@ def copy_repository(destination: Path) -> Path:
                 shutil.copytree(
                     source,
                     target,
-                    ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "__pycache__", "*.auto.tfvars.json"),
+                    ignore=shutil.ignore_patterns(
+                        ".terraform", "*.tfstate*", "__pycache__", "*.auto.tfvars.json"
+                    ),
                 )
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)

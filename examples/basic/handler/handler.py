@@ -20,7 +20,11 @@ def handler(event, context):
 
     send_to_third_party(username, access_key_id, secret_access_key, event.get("metadata"))
     # Log the key id only; never the secret access key.
-    print(json.dumps({"message": "credentials handed off", "username": username, "access_key_id": access_key_id}))
+    print(
+        json.dumps(
+            {"message": "credentials handed off", "username": username, "access_key_id": access_key_id}
+        )
+    )
 
 
 def send_to_third_party(username, access_key_id, secret_access_key, metadata):

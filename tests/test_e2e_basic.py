@@ -1,0 +1,123 @@
+"""End to end: `terraform apply` of examples/basic on the emulated AWS, then real rotations
+through the real state machine, checked against IAM, Secrets Manager and the execution history."""
+
+import json
+
+import pytest
+
+from tests.harness.terraform import TerraformRoot
+from tests.harness.third_party import ThirdParty
+
+USERS = ["homer", "marge", "ned"]
+
+
+@pytest.fixture(scope="module")
+def third_party():
+    server = ThirdParty()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(aws, third_party, tmp_path_factory):
+    root = TerraformRoot("examples/basic", tmp_path_factory.mktemp("basic"), aws.endpoint)
+    outputs = root.apply({"lambda_runtime": "python3.8", "third_party_url": third_party.url})
+    return root, outputs
+
+
+def active_keys(aws, username):
+    keys = aws.client("iam").list_access_keys(UserName=username)["AccessKeyMetadata"]
+    return {k["AccessKeyId"]: k["Status"] for k in keys}
+
+
+def real_secret(aws, username, access_key_id):
+    keys = aws.moto_iam_user(username).access_keys
+    return next(k.secret_access_key for k in keys if k.access_key_id == access_key_id)
+
+
+def test_scheduled_run_rotates_every_user_and_hands_off_the_new_key(aws, stack, third_party):
+    root, outputs = stack
+    iam = aws.client("iam")
+    # homer and marge have a key the third party uses; ned (IAM path /team/) has none yet.
+    old = {u: iam.create_access_key(UserName=u)["AccessKey"]["AccessKeyId"] for u in ["homer", "marge"]}
+    assert iam.get_user(UserName="ned")["User"]["Path"] == "/team/"
+    waits_before = len(aws.waits)
+
+    (execution,) = aws.run_schedule("rotator-basic")
+
+    assert execution["status"] == "SUCCEEDED", execution
+    for user in USERS:
+        keys = active_keys(aws, user)
+        assert len(keys) == 1 and set(keys.values()) == {"Active"}, (user, keys)
+        (new_id,) = keys
+        assert new_id != old.get(user)
+        delivered = third_party.latest(user)
+        # The handler read the secret: what reached the third party is the key's real secret.
+        assert delivered["AccessKeyId"] == new_id
+        assert delivered["SecretAccessKey"] == real_secret(aws, user, new_id)
+        caller = aws.client(
+            "sts", aws_access_key_id=new_id, aws_secret_access_key=delivered["SecretAccessKey"]
+        )
+        assert caller.get_caller_identity()["Arn"] == iam.get_user(UserName=user)["User"]["Arn"]
+    # Metadata is delivered byte-for-byte, and only to the user that has it.
+    assert third_party.latest("marge")["metadata"] == "ci=circleci;context=prod"
+    assert third_party.latest("homer")["metadata"] is None
+    # Each user waited cleanup_wait_duration (5m) between hand-off and clean-up.
+    assert aws.waits[waits_before:] == [300, 300, 300]
+    # No secret remains.
+    secrets = aws.client("secretsmanager").list_secrets()["SecretList"]
+    assert [s["Name"] for s in secrets if s["Name"].startswith(outputs["secret_name_prefix"])] == []
+    # No secret access key in the execution history, in any Lambda's logs, in state or outputs.
+    history = json.dumps(aws.history(execution["executionArn"]), default=str)
+    logs = "\n".join(i.logs for i in aws.invocations)
+    state = root.state_json() + json.dumps(root.outputs())
+    for user in USERS:
+        secret = third_party.latest(user)["SecretAccessKey"]
+        assert secret not in history and secret not in logs and secret not in state
+    assert "SecretAccessKey" not in history
+
+
+def test_on_demand_run_rotates_one_user_and_leaves_the_others_alone(aws, stack, third_party):
+    _, outputs = stack
+    before = {user: active_keys(aws, user) for user in USERS}
+
+    execution = aws.run_execution(outputs["state_machine_arn"], {"username": "marge"})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    after = {user: active_keys(aws, user) for user in USERS}
+    assert after["homer"] == before["homer"] and after["ned"] == before["ned"]
+    (new_id,) = after["marge"]
+    assert new_id not in before["marge"]
+    assert third_party.latest("marge")["AccessKeyId"] == new_id
+
+
+def test_unlisted_user_is_refused_and_nothing_changes(aws, stack):
+    _, outputs = stack
+    before = {user: active_keys(aws, user) for user in USERS}
+
+    execution = aws.run_execution(outputs["state_machine_arn"], {"username": "bart"})
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "UserNotListedError"
+    assert "'bart' is not in the users list" in execution["cause"]
+    assert {user: active_keys(aws, user) for user in USERS} == before
+
+
+def test_state_machine_may_invoke_only_the_module_functions_and_the_handler(aws, stack):
+    iam = aws.client("iam")
+    policy = iam.get_role_policy(
+        RoleName="rotator-basic-state-machine", PolicyName="rotator-basic-state-machine"
+    )
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    prefix = "arn:aws:lambda:us-east-1:123456789012:function:rotator-basic-"
+    assert sorted(statements["InvokeRotatorAndHandler"]["Resource"]) == sorted(
+        prefix + name for name in ["cleanup", "handler", "list-users", "rotate"]
+    )
+    definition = json.loads(
+        aws.client("stepfunctions").describe_state_machine(stateMachineArn=stack[1]["state_machine_arn"])[
+            "definition"
+        ]
+    )
+    iterator = definition["States"]["RotateEachUser"]["Iterator"]["States"]
+    assert iterator["WaitBeforeCleanup"]["Seconds"] == 300
+    assert iterator["HandleCredentials"]["Resource"] == prefix + "handler"

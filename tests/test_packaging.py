@@ -1,0 +1,70 @@
+"""The module ships what it promises: reproducible zips, a verified provider, nothing else needed."""
+
+import hashlib
+import re
+import subprocess
+import sys
+
+from scripts import build_zips
+from tests.harness.terraform import CLI_CONFIG, ROOT, TERRAFORM, terraform_env
+
+# HashiCorp's published zh: hash of terraform-provider-aws_3.39.0_linux_amd64.zip.
+PROVIDER_SHA256 = "4b75e0a259b56d97e66b7d69f3f25bd4cc7be2440c0fe35529f46de7d40a49d3"
+
+
+def test_committed_zips_are_rebuilt_byte_for_byte_from_source():
+    for target, (source, prefix) in build_zips.ZIPS.items():
+        assert target.read_bytes() == build_zips.build(source, prefix), target
+    assert build_zips.main(["--check"]) == 0
+
+
+def test_check_fails_when_a_zip_is_stale(tmp_path, monkeypatch):
+    stale = tmp_path / "stale.zip"
+    stale.write_bytes(b"old")
+    monkeypatch.setattr(build_zips, "ZIPS", {stale: (ROOT / "lambda" / "rotator", "rotator")})
+    assert build_zips.main(["--check"]) == 1
+
+
+def test_lock_files_pin_the_verified_provider_build():
+    mirrored = (
+        ROOT
+        / ".tools/mirror/registry.terraform.io/hashicorp/aws/terraform-provider-aws_3.39.0_linux_amd64.zip"
+    )
+    assert hashlib.sha256(mirrored.read_bytes()).hexdigest() == PROVIDER_SHA256
+    lock_files = sorted(ROOT.glob("examples/*/.terraform.lock.hcl")) + [
+        ROOT / "tests/fixtures/plan/.terraform.lock.hcl"
+    ]
+    assert len(lock_files) >= 2
+    for lock in lock_files:
+        text = lock.read_text()
+        assert 'version     = "3.39.0"' in text, lock
+        assert f'"zh:{PROVIDER_SHA256}"' in text, lock
+
+
+def test_module_requires_only_the_aws_provider():
+    sources = re.findall(r'source\s*=\s*"([^"]+)"', (ROOT / "versions.tf").read_text())
+    assert sources == ["hashicorp/aws"]
+    assert 'version = ">= 3.39"' in (ROOT / "versions.tf").read_text()
+    for tf in ROOT.glob("*.tf"):
+        assert not re.search(r'(resource|data)\s+"(archive|null|external|local)_', tf.read_text()), tf
+
+
+def test_terraform_files_are_formatted():
+    proc = subprocess.run(
+        [str(TERRAFORM), "fmt", "-check", "-recursive", "-diff"],
+        cwd=ROOT,
+        env={**terraform_env()},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_python_files_are_formatted_with_black():
+    proc = subprocess.run(
+        [sys.executable, "-m", "black", "--check", "--quiet", "lambda", "tests", "scripts", "examples"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

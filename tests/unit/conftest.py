@@ -1,0 +1,54 @@
+import json
+import os
+
+import boto3
+import pytest
+from moto import mock_aws
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def iam(aws_env):
+    return boto3.client("iam", region_name=REGION)
+
+
+@pytest.fixture
+def secrets(aws_env):
+    return boto3.client("secretsmanager", region_name=REGION)
+
+
+@pytest.fixture
+def ssm(aws_env):
+    return boto3.client("ssm", region_name=REGION)
+
+
+class Context:
+    function_name = "unit-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self):
+        return 30_000
+
+
+@pytest.fixture
+def context():
+    return Context()
+
+
+def all_text(value) -> str:
+    return json.dumps(value, default=str)
