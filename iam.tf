@@ -44,6 +44,31 @@ data "aws_iam_policy_document" "lambda" {
       resources = [local.secrets_arn]
     }
   }
+
+  # Through Secrets Manager only, for the secrets' key.
+  dynamic "statement" {
+    for_each = var.kms_key_arn != null && length(each.value.kms_actions) > 0 ? [1] : []
+    content {
+      sid       = "SecretsKey"
+      actions   = each.value.kms_actions
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  # The user's lock names the execution holding it; a stale one is told apart from a running one.
+  dynamic "statement" {
+    for_each = each.key == "rotate" ? [1] : []
+    content {
+      sid       = "ReadLockHolders"
+      actions   = ["states:DescribeExecution"]
+      resources = [local.executions_arn]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "lambda" {
@@ -152,6 +177,20 @@ data "aws_iam_policy_document" "credentials_handler" {
     sid       = "ReadRotatedCredentials"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [local.secrets_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "DecryptRotatedCredentials"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
   }
 }
 

@@ -10,22 +10,47 @@ locals {
       environment    = { USERS_PARAMETER_NAME = aws_ssm_parameter.users.name }
       iam_actions    = []
       secret_actions = []
+      kms_actions    = []
     }
     rotate = {
-      handler        = "rotator.rotate.handler"
-      description    = "Creates a user's new access key and stores it in Secrets Manager."
-      timeout        = 60
-      environment    = { SECRET_NAME_PREFIX = local.secret_name_prefix }
+      handler     = "rotator.rotate.handler"
+      description = "Takes a user's rotation lock, creates its new access key, stores it in Secrets Manager and checks AWS accepts it."
+      # Room for the key check, and for waiting out a previous secret's deletion.
+      timeout = 120 + local.verify_seconds
+      environment = merge(
+        { SECRET_NAME_PREFIX = local.secret_name_prefix, KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds) },
+        var.kms_key_arn == null ? {} : { KMS_KEY_ID = var.kms_key_arn },
+      )
       iam_actions    = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey"]
-      secret_actions = ["secretsmanager:CreateSecret"]
+      secret_actions = ["secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"]
+      kms_actions    = ["kms:GenerateDataKey", "kms:Decrypt"]
     }
     cleanup = {
       handler        = "rotator.cleanup.handler"
-      description    = "Deletes the superseded access key and the new key's secret."
+      description    = "Deletes or deactivates the superseded access key, and deletes the secret."
       timeout        = 60
-      environment    = {}
-      iam_actions    = ["iam:DeleteAccessKey"]
+      environment    = { OLD_KEY_ACTION = var.old_key_action }
+      iam_actions    = ["iam:DeleteAccessKey", "iam:UpdateAccessKey"]
       secret_actions = ["secretsmanager:DeleteSecret"]
+      kms_actions    = []
+    }
+    rollback = {
+      handler        = "rotator.rollback.handler"
+      description    = "Deletes the key and secret of a rotation that did not hand its key off."
+      timeout        = 60
+      environment    = { SECRET_NAME_PREFIX = local.secret_name_prefix }
+      iam_actions    = ["iam:ListAccessKeys", "iam:DeleteAccessKey"]
+      secret_actions = ["secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"]
+      kms_actions    = ["kms:Decrypt"]
+    }
+    report = {
+      handler        = "rotator.report.handler"
+      description    = "Fails the run, naming each failed user and why, when any user failed."
+      timeout        = 30
+      environment    = {}
+      iam_actions    = []
+      secret_actions = []
+      kms_actions    = []
     }
   }
 }

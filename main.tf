@@ -9,6 +9,7 @@ locals {
 
   duration_seconds = { s = 1, m = 60, h = 3600, d = 86400 }
   schedule_seconds = tonumber(substr(var.schedule_duration, 0, length(var.schedule_duration) - 1)) * local.duration_seconds[substr(var.schedule_duration, -1, 1)]
+  verify_seconds   = tonumber(substr(var.key_verification_timeout, 0, length(var.key_verification_timeout) - 1)) * local.duration_seconds[substr(var.key_verification_timeout, -1, 1)]
   cleanup_seconds  = tonumber(substr(var.cleanup_wait_duration, 0, length(var.cleanup_wait_duration) - 1)) * local.duration_seconds[substr(var.cleanup_wait_duration, -1, 1)]
 
   # The stored list: metadata only where set, so a user without metadata costs no "null".
@@ -28,6 +29,7 @@ locals {
   # Built rather than read from the resources, so that plans show the policies in full.
   users_parameter_arn = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${var.name}/users"
   log_group_arn       = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group"
+  executions_arn      = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${var.name}:*"
 }
 
 resource "aws_ssm_parameter" "users" {

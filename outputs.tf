@@ -22,3 +22,13 @@ output "schedule_expression" {
   description = "The EventBridge schedule expression derived from schedule_duration."
   value       = local.schedule_expression
 }
+
+output "failure_alarm_name" {
+  description = "CloudWatch alarm that fires when a rotation run fails, times out or is aborted."
+  value       = aws_cloudwatch_metric_alarm.failed.alarm_name
+}
+
+output "staleness_alarm_name" {
+  description = "CloudWatch alarm that fires when no rotation run has succeeded for twice schedule_duration. Null when that exceeds CloudWatch's 7-day evaluation limit (schedule_duration over 3.5 days)."
+  value       = one(aws_cloudwatch_metric_alarm.stale[*].alarm_name)
+}

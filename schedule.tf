@@ -20,7 +20,13 @@ resource "aws_cloudwatch_event_target" "schedule" {
   rule     = aws_cloudwatch_event_rule.schedule.name
   arn      = aws_sfn_state_machine.this.arn
   role_arn = aws_iam_role.schedule.arn
-  input    = jsonencode({})
+
+  # The event's time identifies the scheduled run: a retried delivery of the same event finds the
+  # users already rotated since then and leaves them alone.
+  input_transformer {
+    input_paths    = { time = "$.time" }
+    input_template = "{\"scheduledTime\": <time>}"
+  }
 }
 
 data "aws_iam_policy_document" "events_assume" {

@@ -6,9 +6,11 @@ locals {
       list_users_function_arn = aws_lambda_function.this["list-users"].arn
       rotate_function_arn     = aws_lambda_function.this["rotate"].arn
       cleanup_function_arn    = aws_lambda_function.this["cleanup"].arn
+      rollback_function_arn   = aws_lambda_function.this["rollback"].arn
+      report_function_arn     = aws_lambda_function.this["report"].arn
       credentials_handler_arn = var.credentials_handler_arn
       cleanup_wait_seconds    = local.cleanup_seconds
-      max_concurrency         = 10
+      max_concurrency         = var.max_concurrency
     }),
     "/\"(Seconds|MaxConcurrency)\": \"([0-9]+)\"/",
     "\"$1\": $2"

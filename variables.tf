@@ -119,3 +119,61 @@ variable "tags" {
   default     = {}
   nullable    = false
 }
+
+variable "old_key_action" {
+  description = "What happens to the superseded key after cleanup_wait_duration: \"delete\" it, or \"deactivate\" it and delete it at the start of the next rotation (an undo window of one schedule period)."
+  type        = string
+  default     = "delete"
+  nullable    = false
+
+  validation {
+    condition     = contains(["delete", "deactivate"], var.old_key_action)
+    error_message = "old_key_action must be \"delete\" or \"deactivate\"; got \"${var.old_key_action}\"."
+  }
+}
+
+variable "key_verification_timeout" {
+  description = "How long the rotator waits for AWS to accept a new key (IAM takes seconds to propagate one) before it gives up, deletes the key and keeps the old one: \"30s\", \"2m\" (s or m), at most 10m."
+  type        = string
+  default     = "60s"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*[sm]$", var.key_verification_timeout)) && try(tonumber(trimsuffix(trimsuffix(var.key_verification_timeout, "s"), "m")) * (endswith(var.key_verification_timeout, "m") ? 60 : 1) <= 600, false)
+    error_message = "key_verification_timeout must be a whole number of seconds or minutes, from \"1s\" to \"10m\", such as \"60s\"; got \"${var.key_verification_timeout}\"."
+  }
+}
+
+variable "max_concurrency" {
+  description = "How many users are rotated at the same time (IAM's API rate limits are per account)."
+  type        = number
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.max_concurrency >= 1 && var.max_concurrency <= 40 && floor(var.max_concurrency) == var.max_concurrency
+    error_message = "max_concurrency must be a whole number from 1 to 40; got ${var.max_concurrency}."
+  }
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic notified when a rotation run fails or no run has succeeded for twice the schedule. Null: the alarms exist but notify no one."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]+$", var.alarm_sns_topic_arn))
+    error_message = "alarm_sns_topic_arn must be an SNS topic ARN, such as arn:aws:sns:eu-west-1:123456789012:alerts (use aws_sns_topic.<name>.arn); got \"${coalesce(var.alarm_sns_topic_arn, "null")}\"."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "ARN of a customer-managed KMS key that encrypts the secrets. The handler policy (output and attachment) then includes kms:Decrypt on it. Null: Secrets Manager's AWS-managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN, such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (use aws_kms_key.<name>.arn, not an alias or key id); got \"${coalesce(var.kms_key_arn, "null")}\"."
+  }
+}

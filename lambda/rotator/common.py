@@ -1,25 +1,27 @@
-"""Helpers shared by the rotator's Lambda functions: clients, logging, naming, errors."""
+"""Helpers shared by the rotator's Lambda functions: clients, logging, the per-user rotation
+record, errors."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
+
+# Tolerated difference between the Lambda's clock and IAM's key creation dates.
+CLOCK_SKEW = timedelta(seconds=60)
 
 # Standard mode retries throttling and transient errors with exponential backoff and jitter.
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 
-# IAM user names may contain ',' but secret names may not; any other IAM character is allowed.
-_NOT_IN_SECRET_NAMES = re.compile(r"[^A-Za-z0-9/_+=.@-]")
 
-
-def client(service: str) -> Any:
-    return boto3.client(service, config=_BOTO_CONFIG)
+def client(service: str, **kwargs: Any) -> Any:
+    return boto3.client(service, config=_BOTO_CONFIG, **kwargs)
 
 
 def logger(name: str) -> logging.Logger:
@@ -33,16 +35,70 @@ def log_event(log: logging.Logger, message: str, **fields: Any) -> None:
     log.info(json.dumps({"message": message, **fields}, sort_keys=True, default=str))
 
 
-def secret_name(prefix: str, username: str, access_key_id: str) -> str:
-    """The secret of one key: the key id makes it unique, so no two rotations share a secret."""
-    return f"{prefix}{_NOT_IN_SECRET_NAMES.sub('_', username)}/{access_key_id}"
-
-
 def required_env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
         raise RuntimeError(f"environment variable {name} is not set")
     return value
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def secret_name(username: str) -> str:
+    """The user's secret, which is also its rotation lock. IAM names may hold ',' (not allowed in
+    secret names) but never '/' (allowed), so mapping one to the other keeps names distinct."""
+    return required_env("SECRET_NAME_PREFIX") + username.replace(",", "/")
+
+
+def read_record(secrets: Any, name: str) -> dict | None:
+    """The user's rotation record (the secret's JSON), or None when no rotation holds the user."""
+    try:
+        return json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def keys_created_by(iam: Any, username: str, record: dict) -> list[str]:
+    """Keys this rotation created. Once stored, the record names its key. Before that (a crash
+    between CreateAccessKey and storing the key), the key is the one that was not there when the
+    rotation took its lock and was created since."""
+    if "AccessKeyId" in record:
+        return [record["AccessKeyId"]]
+    rotation = record["Rotation"]
+    since = datetime.fromisoformat(rotation["StartedAt"]) - CLOCK_SKEW
+    return [
+        key["AccessKeyId"]
+        for key in iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
+        if key["AccessKeyId"] not in rotation["KeyIdsBefore"] and key["CreateDate"] >= since
+    ]
+
+
+def discard(iam: Any, secrets: Any, username: str, name: str, key_ids: list[str]) -> None:
+    """Undoes a rotation that did not hand its key off: deletes the keys it created, then its
+    secret. Safe to repeat."""
+    for key_id in key_ids:
+        try:
+            iam.delete_access_key(UserName=username, AccessKeyId=key_id)
+        except ClientError as error:
+            if error_code(error) != "NoSuchEntity":
+                raise
+    delete_secret(secrets, name)
+
+
+def delete_secret(secrets: Any, name: str) -> None:
+    try:
+        secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
 
 
 class RotationError(Exception):
@@ -54,4 +110,24 @@ class UserNotListedError(RotationError):
 
 
 class TwoActiveKeysError(RotationError):
+    pass
+
+
+class RotationInProgressError(RotationError):
+    """Another execution is rotating this user: leave it alone."""
+
+
+class AlreadyRotatedError(RotationError):
+    """The user was rotated after this scheduled run was due (an EventBridge retry)."""
+
+
+class StaleRotationError(RotationError):
+    pass
+
+
+class KeyNotUsableError(RotationError):
+    pass
+
+
+class RotationFailedError(RotationError):
     pass

@@ -39,6 +39,25 @@ ACCOUNT_ID = "123456789012"
 _RUNTIME = Path(__file__).with_name("lambda_runtime.py")
 
 
+def target_input(target: dict, event: dict) -> str:
+    """EventBridge's rendering of a target's input: Input, InputTransformer, or the event."""
+    if "Input" in target:
+        return target["Input"]
+    transformer = target.get("InputTransformer")
+    if not transformer:
+        return json.dumps(event)
+    rendered = transformer["InputTemplate"]
+    for name, path in transformer.get("InputPathsMap", {}).items():
+        value = event
+        for part in path.removeprefix("$.").split("."):
+            value = value[part]
+        # Inside quotes a value goes in raw; elsewhere as JSON.
+        rendered = rendered.replace(f'"<{name}>"', json.dumps(str(value))).replace(
+            f"<{name}>", json.dumps(value)
+        )
+    return rendered
+
+
 @dataclass
 class Invocation:
     function_name: str
@@ -151,12 +170,23 @@ class EmulatedAws:
             if not token:
                 return events
 
-    def run_schedule(self, rule_name: str) -> list[dict]:
+    def run_schedule(self, rule_name: str, event_time: str | None = None) -> list[dict]:
         """Does what EventBridge does when the rule fires (moto never fires schedules): starts
-        each target with the target's input. Returns the described executions once they end."""
-        events = self.client("events")
-        targets = events.list_targets_by_rule(Rule=rule_name)["Targets"]
-        started = [self.start_execution(t["Arn"], t.get("Input", "{}")) for t in targets]
+        each target with its input, or with its input transformer applied to the scheduled event.
+        Returns the described executions once they end."""
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT_ID,
+            "time": event_time or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule_name}"],
+            "detail": {},
+        }
+        targets = self.client("events").list_targets_by_rule(Rule=rule_name)["Targets"]
+        started = [self.start_execution(t["Arn"], target_input(t, event)) for t in targets]
         return [self.wait_execution(arn) for arn in started]
 
     # --- patches ----------------------------------------------------------------------

@@ -52,3 +52,23 @@ def context():
 
 def all_text(value) -> str:
     return json.dumps(value, default=str)
+
+
+@pytest.fixture(autouse=True)
+def prefix(monkeypatch):
+    monkeypatch.setenv("SECRET_NAME_PREFIX", "rotator/")
+    monkeypatch.setenv("KEY_VERIFICATION_TIMEOUT_SECONDS", "5")
+
+
+def rotation(run_id="run-1", **extra):
+    return {
+        "id": run_id,
+        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:rotator:{run_id}",
+        **extra,
+    }
+
+
+def key_ids(iam, username):
+    return {
+        k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
+    }

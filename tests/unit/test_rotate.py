@@ -1,48 +1,51 @@
 import json
+from datetime import datetime, timedelta, timezone
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from rotator import common, rotate
-from rotator.common import TwoActiveKeysError
+from rotator.common import (
+    AlreadyRotatedError,
+    KeyNotUsableError,
+    RotationInProgressError,
+    StaleRotationError,
+    TwoActiveKeysError,
+)
 
-from .conftest import all_text
+from .conftest import all_text, key_ids, rotation
 
 
-@pytest.fixture(autouse=True)
-def prefix(monkeypatch):
-    monkeypatch.setenv("SECRET_NAME_PREFIX", "rotator/")
-
-
-def keys(iam, username):
-    return {
-        k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
-    }
+def secret(secrets, name):
+    return json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
 
 
 def test_user_without_a_key_gets_one_stored_in_its_secret(iam, secrets, context):
     iam.create_user(UserName="ned", Path="/team/")
-    result = rotate.handler({"username": "ned"}, context)
+    result = rotate.handler({"username": "ned", "rotation": rotation()}, context)
 
     new_id = result["newAccessKeyId"]
-    assert keys(iam, "ned") == {new_id: "Active"}
+    assert key_ids(iam, "ned") == {new_id: "Active"}
     assert result["oldAccessKeyIds"] == []
-    assert result["secretName"] == f"rotator/ned/{new_id}"
-    stored = json.loads(secrets.get_secret_value(SecretId=result["secretName"])["SecretString"])
-    assert set(stored) == {"AccessKeyId", "SecretAccessKey", "UserName", "CreateDate"}
+    assert result["secretName"] == "rotator/ned"
+    stored = secret(secrets, "rotator/ned")
+    assert {"AccessKeyId", "SecretAccessKey", "UserName", "CreateDate"} <= set(stored)
     assert stored["AccessKeyId"] == new_id and stored["UserName"] == "ned"
+    assert stored["Rotation"]["Id"] == "run-1"
     # The secret goes to Secrets Manager only, never into the state's output.
     assert stored["SecretAccessKey"] not in all_text(result)
     assert "SecretAccessKey" not in all_text(result)
-    assert result["handlerEvent"] == {"username": "ned", "secretName": result["secretName"]}
+    assert result["handlerEvent"] == {"username": "ned", "secretName": "rotator/ned"}
 
 
 def test_existing_active_key_is_kept_and_reported_as_old(iam, context):
     iam.create_user(UserName="homer")
     old = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
-    result = rotate.handler({"username": "homer", "metadata": "m"}, context)
+    result = rotate.handler({"username": "homer", "metadata": "m", "rotation": rotation()}, context)
 
     assert result["oldAccessKeyIds"] == [old]
-    assert keys(iam, "homer") == {old: "Active", result["newAccessKeyId"]: "Active"}
+    assert key_ids(iam, "homer") == {old: "Active", result["newAccessKeyId"]: "Active"}
     assert result["handlerEvent"]["metadata"] == "m"
 
 
@@ -52,8 +55,9 @@ def test_inactive_key_is_deleted_to_free_the_slot(iam, context):
     inactive = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
     iam.update_access_key(UserName="homer", AccessKeyId=inactive, Status="Inactive")
 
-    result = rotate.handler({"username": "homer"}, context)
-    assert keys(iam, "homer") == {active: "Active", result["newAccessKeyId"]: "Active"}
+    result = rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    assert key_ids(iam, "homer") == {active: "Active", result["newAccessKeyId"]: "Active"}
+    assert result["oldAccessKeyIds"] == [active]
 
 
 def test_two_active_keys_change_nothing(iam, secrets, context):
@@ -61,30 +65,147 @@ def test_two_active_keys_change_nothing(iam, secrets, context):
     before = {iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"] for _ in range(2)}
 
     with pytest.raises(TwoActiveKeysError, match="two active access keys"):
-        rotate.handler({"username": "homer"}, context)
-    assert set(keys(iam, "homer")) == before
+        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    assert set(key_ids(iam, "homer")) == before
     assert secrets.list_secrets()["SecretList"] == []
 
 
-def test_key_is_deleted_when_its_secret_cannot_be_stored(iam, context, monkeypatch):
+def test_a_second_run_of_the_same_rotation_returns_the_same_key(iam, secrets, context):
+    iam.create_user(UserName="homer")
+    first = rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    second = rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    assert second == first
+    assert list(key_ids(iam, "homer")) == [first["newAccessKeyId"]]
+
+
+def test_crash_before_the_key_is_stored_is_resumed_without_an_orphan(iam, secrets, context, monkeypatch):
     iam.create_user(UserName="homer")
     old = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
 
-    class FailingSecrets:
-        def create_secret(self, **kwargs):
-            raise RuntimeError("Secrets Manager is down")
+    class Crash(BaseException):  # not an Exception: nothing in the function handles it, as with a kill
+        pass
 
     real_client = common.client
-    monkeypatch.setattr(
-        rotate, "client", lambda s: FailingSecrets() if s == "secretsmanager" else real_client(s)
-    )
+
+    def crashing_client(service, **kwargs):
+        made = real_client(service, **kwargs)
+        if service == "secretsmanager":
+            made.put_secret_value = lambda **_: (_ for _ in ()).throw(Crash())
+        return made
+
+    monkeypatch.setattr(rotate, "client", crashing_client)
+    with pytest.raises(Crash):
+        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    assert len(key_ids(iam, "homer")) == 2  # the old key and an unstored one
+
+    monkeypatch.setattr(rotate, "client", real_client)
+    result = rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    assert key_ids(iam, "homer") == {old: "Active", result["newAccessKeyId"]: "Active"}
+    assert secret(secrets, "rotator/homer")["AccessKeyId"] == result["newAccessKeyId"]
+    assert result["oldAccessKeyIds"] == [old]
+
+
+def test_failure_after_the_key_is_created_deletes_it_and_keeps_the_old_one(
+    iam, secrets, context, monkeypatch
+):
+    iam.create_user(UserName="homer")
+    old = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
+    real_client = common.client
+
+    def failing_client(service, **kwargs):
+        made = real_client(service, **kwargs)
+        if service == "secretsmanager":
+            made.put_secret_value = lambda **_: (_ for _ in ()).throw(RuntimeError("Secrets Manager is down"))
+        return made
+
+    monkeypatch.setattr(rotate, "client", failing_client)
     with pytest.raises(RuntimeError, match="down"):
-        rotate.handler({"username": "homer"}, context)
-    assert keys(iam, "homer") == {old: "Active"}
+        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    assert key_ids(iam, "homer") == {old: "Active"}
+    assert secrets.list_secrets()["SecretList"] == []
 
 
-def test_secret_names_stay_valid_for_every_iam_user_name(iam, secrets, context):
-    iam.create_user(UserName="a,b+c=d.e@f-g_h")
-    result = rotate.handler({"username": "a,b+c=d.e@f-g_h"}, context)
-    assert result["secretName"] == f"rotator/a_b+c=d.e@f-g_h/{result['newAccessKeyId']}"
-    assert secrets.describe_secret(SecretId=result["secretName"])["Name"] == result["secretName"]
+def test_a_user_held_by_a_running_rotation_is_left_alone(iam, secrets, context):
+    iam.create_user(UserName="homer")
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    machine = sfn.create_state_machine(
+        name="rotator", definition="{}", roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    running = sfn.start_execution(stateMachineArn=machine, name="run-0")["executionArn"]
+    rotate.handler({"username": "homer", "rotation": {"id": "run-0", "executionArn": running}}, context)
+    before = key_ids(iam, "homer")
+
+    with pytest.raises(RotationInProgressError, match="being rotated by execution"):
+        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    assert key_ids(iam, "homer") == before
+    assert secret(secrets, "rotator/homer")["Rotation"]["Id"] == "run-0"
+
+
+def test_a_lock_left_by_an_ended_execution_is_reported_with_the_way_out(iam, secrets, context):
+    iam.create_user(UserName="homer")
+    rotate.handler({"username": "homer", "rotation": rotation("gone")}, context)
+    with pytest.raises(StaleRotationError, match="delete-secret --secret-id 'rotator/homer'"):
+        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+
+
+def test_a_retried_scheduled_run_does_not_rotate_twice(iam, secrets, context):
+    iam.create_user(UserName="homer")
+    due = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rotate.handler({"username": "homer", "rotation": rotation("run-1", scheduledTime=due)}, context)
+    secrets.delete_secret(SecretId="rotator/homer", ForceDeleteWithoutRecovery=True)  # as CleanUp does
+    before = key_ids(iam, "homer")
+
+    with pytest.raises(AlreadyRotatedError, match="created after this scheduled run was due"):
+        rotate.handler({"username": "homer", "rotation": rotation("run-2", scheduledTime=due)}, context)
+    assert key_ids(iam, "homer") == before
+    assert secrets.list_secrets()["SecretList"] == []
+
+
+class FlakySts:
+    def __init__(self, failures, arn):
+        self.failures, self.arn, self.calls = failures, arn, 0
+
+    def get_caller_identity(self):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ClientError(
+                {"Error": {"Code": "InvalidClientTokenId", "Message": "not yet"}}, "GetCallerIdentity"
+            )
+        return {"Arn": self.arn}
+
+
+def with_sts(monkeypatch, fake):
+    real_client = common.client
+    monkeypatch.setattr(rotate, "client", lambda s, **kw: fake if s == "sts" else real_client(s, **kw))
+    monkeypatch.setattr(rotate.time, "sleep", lambda seconds: None)
+
+
+def test_new_key_is_handed_off_once_aws_accepts_it(iam, context, monkeypatch):
+    iam.create_user(UserName="homer")
+    sts = FlakySts(3, "arn:aws:iam::123456789012:user/homer")
+    with_sts(monkeypatch, sts)
+    result = rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    assert sts.calls == 4
+    assert list(key_ids(iam, "homer")) == [result["newAccessKeyId"]]
+
+
+def test_a_key_aws_never_accepts_is_deleted_and_the_old_one_kept(iam, secrets, context, monkeypatch):
+    iam.create_user(UserName="homer")
+    old = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
+    with_sts(monkeypatch, FlakySts(10**6, "unused"))
+    monkeypatch.setenv("KEY_VERIFICATION_TIMEOUT_SECONDS", "0")
+    with pytest.raises(KeyNotUsableError, match="still refused the new key"):
+        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    assert key_ids(iam, "homer") == {old: "Active"}
+    assert secrets.list_secrets()["SecretList"] == []
+
+
+def test_secret_names_stay_valid_and_distinct_for_every_iam_user_name(iam, secrets, context):
+    for name in ["a,b", "a_b", "a"]:
+        iam.create_user(UserName=name)
+    names = {
+        rotate.handler({"username": n, "rotation": rotation()}, context)["secretName"]
+        for n in ["a,b", "a_b", "a"]
+    }
+    assert names == {"rotator/a/b", "rotator/a_b", "rotator/a"}
+    assert {s["Name"] for s in secrets.list_secrets()["SecretList"]} == names
