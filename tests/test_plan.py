@@ -1,6 +1,7 @@
 """Plan tests: what `terraform plan` of the module proposes, and the inputs it refuses."""
 
 import json
+import re
 import string
 
 import pytest
@@ -52,9 +53,8 @@ def test_users_list_is_stored_compactly_in_a_standard_parameter(default_plan):
 def test_functions_use_the_runtime_variable_and_the_committed_zip(default_plan):
     functions = resources(default_plan, "aws_lambda_function")
     assert {f["function_name"] for f in functions.values()} == {
-        "iam-credentials-rotator-list-users",
-        "iam-credentials-rotator-rotate",
-        "iam-credentials-rotator-cleanup",
+        f"iam-credentials-rotator-{name}"
+        for name in ["list-users", "rotate", "cleanup", "rollback", "report"]
     }
     for function in functions.values():
         assert function["runtime"] == "python3.8"
@@ -66,75 +66,98 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
     from tests.harness.terraform import ROOT
 
     functions = {f["function_name"]: f for f in resources(default_plan, "aws_lambda_function").values()}
-    for name, module in [("list-users", "list_users"), ("rotate", "rotate"), ("cleanup", "cleanup")]:
-        source = (ROOT / "lambda" / "rotator" / f"{module}.py").read_text()
-        environment = functions[f"iam-credentials-rotator-{name}"]["environment"]
-        planned = set(environment[0]["variables"]) if environment else set()
-        read = {word.split('"')[1] for word in source.split("required_env(")[1:]}
-        assert planned == read, name
+    planned = {}
+    for name, function in functions.items():
+        environment = function["environment"]
+        planned[name.removeprefix("iam-credentials-rotator-")] = (
+            set(environment[0]["variables"]) if environment else set()
+        )
+    assert planned == {
+        "list-users": {"USERS_PARAMETER_NAME"},
+        "rotate": {"SECRET_NAME_PREFIX", "KEY_VERIFICATION_TIMEOUT_SECONDS"},
+        "cleanup": {"OLD_KEY_ACTION"},
+        "rollback": {"SECRET_NAME_PREFIX"},
+        "report": set(),
+    }
+    code = "".join(p.read_text() for p in (ROOT / "lambda" / "rotator").glob("*.py"))
+    read = set(re.findall(r'(?:required_env\(|environ\.get\(|environ\[)"([A-Z_]+)"', code))
+    # KMS_KEY_ID is set only with kms_key_arn (see the KMS test).
+    assert read == set().union(*planned.values()) | {"KMS_KEY_ID"}
 
 
-def test_schedule_runs_every_hour_by_default_and_starts_the_state_machine_with_empty_input(default_plan):
+def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(default_plan):
     (rule,) = resources(default_plan, "aws_cloudwatch_event_rule").values()
     assert rule["schedule_expression"] == "rate(1 hour)"
     (target,) = resources(default_plan, "aws_cloudwatch_event_target").values()
-    assert json.loads(target["input"]) == {}
+    assert target["input_transformer"] == [
+        {"input_paths": {"time": "$.time"}, "input_template": '{"scheduledTime": <time>}'}
+    ]
+
+
+USER_ACTIONS = {
+    "rotate": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"],
+    "cleanup": ["iam:DeleteAccessKey", "iam:UpdateAccessKey"],
+    "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys"],
+}
+SECRET_ACTIONS = {
+    "rotate": [
+        "secretsmanager:CreateSecret",
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    ],
+    "cleanup": ["secretsmanager:DeleteSecret"],
+    "rollback": ["secretsmanager:DeleteSecret", "secretsmanager:GetSecretValue"],
+}
+
+
+def as_list(value):
+    return sorted(value) if isinstance(value, list) else [value]
 
 
 def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(default_plan):
     policies = {
         p["name"]: json.loads(p["policy"]) for p in resources(default_plan, "aws_iam_policy").values()
     }
-    assert set(policies) == {
-        "iam-credentials-rotator-rotate-users-0",
-        "iam-credentials-rotator-cleanup-users-0",
-    }
+    assert set(policies) == {f"iam-credentials-rotator-{f}-users-0" for f in USER_ACTIONS}
     user_arns = [
         "arn:aws:iam::123456789012:user/homer",
         "arn:aws:iam::123456789012:user/*/homer",
         "arn:aws:iam::123456789012:user/marge",
         "arn:aws:iam::123456789012:user/*/marge",
     ]
-    for name, policy in policies.items():
-        (statement,) = policy["Statement"]
-        assert sorted(statement["Resource"]) == sorted(user_arns), name
-    assert sorted(policies["iam-credentials-rotator-rotate-users-0"]["Statement"][0]["Action"]) == [
-        "iam:CreateAccessKey",
-        "iam:DeleteAccessKey",
-        "iam:ListAccessKeys",
-    ]
-    assert (
-        policies["iam-credentials-rotator-cleanup-users-0"]["Statement"][0]["Action"] == "iam:DeleteAccessKey"
-    )
+    for function, actions in USER_ACTIONS.items():
+        (statement,) = policies[f"iam-credentials-rotator-{function}-users-0"]["Statement"]
+        assert sorted(statement["Resource"]) == sorted(user_arns), function
+        assert as_list(statement["Action"]) == actions, function
 
     # (The state machine's and the schedule's policies name ARNs known only after apply.)
     inline = {
-        p["name"]: json.loads(p["policy"])
+        p["name"].removeprefix("iam-credentials-rotator-"): {
+            s["Sid"]: s for s in json.loads(p["policy"])["Statement"]
+        }
         for p in resources(default_plan, "aws_iam_role_policy").values()
         if "policy" in p
     }
     secrets = "arn:aws:secretsmanager:us-east-1:123456789012:secret:iam-credentials-rotator/*"
-    by_sid = lambda name: {s["Sid"]: s for s in inline[name]["Statement"]}  # noqa: E731
-    assert by_sid("iam-credentials-rotator-rotate")["RotatorSecrets"]["Resource"] == secrets
-    assert (
-        by_sid("iam-credentials-rotator-rotate")["RotatorSecrets"]["Action"] == "secretsmanager:CreateSecret"
-    )
-    assert (
-        by_sid("iam-credentials-rotator-cleanup")["RotatorSecrets"]["Action"] == "secretsmanager:DeleteSecret"
-    )
-    assert by_sid("iam-credentials-rotator-list-users")["ReadUsersList"]["Resource"] == (
+    for function, actions in SECRET_ACTIONS.items():
+        assert inline[function]["RotatorSecrets"]["Resource"] == secrets
+        assert as_list(inline[function]["RotatorSecrets"]["Action"]) == actions, function
+    assert inline["list-users"]["ReadUsersList"]["Resource"] == (
         "arn:aws:ssm:us-east-1:123456789012:parameter/iam-credentials-rotator/users"
     )
-    assert by_sid("iam-credentials-rotator-rotate")["WriteOwnLogs"]["Resource"] == (
-        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/iam-credentials-rotator-rotate:*"
-    )
-    # Nothing in the Lambda roles is granted on "*".
-    for name in [
-        "iam-credentials-rotator-rotate",
-        "iam-credentials-rotator-cleanup",
-        "iam-credentials-rotator-list-users",
-    ]:
-        assert "*" not in json.dumps([s["Resource"] for s in inline[name]["Statement"]]).split('"'), name
+    assert inline["rotate"]["ReadLockHolders"] == {
+        "Sid": "ReadLockHolders",
+        "Effect": "Allow",
+        "Action": "states:DescribeExecution",
+        "Resource": "arn:aws:states:us-east-1:123456789012:execution:iam-credentials-rotator:*",
+    }
+    for function in ["list-users", "rotate", "cleanup", "rollback", "report"]:
+        assert inline[function]["WriteOwnLogs"]["Resource"] == (
+            f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/iam-credentials-rotator-{function}:*"
+        )
+        assert set(inline[function]) <= {"WriteOwnLogs", "ReadUsersList", "RotatorSecrets", "ReadLockHolders"}
+    assert set(inline["report"]) == {"WriteOwnLogs"}
 
 
 def test_handler_policy_is_output_and_attached_to_the_named_role(default_plan):
@@ -274,9 +297,103 @@ BAD_INPUTS = [
         "credentials_handler_arn must be the ARN of a Lambda function",
     ),
     ({"name": "has spaces"}, "name must be 1 to 40 letters, digits, '-' or '_'"),
+    ({"old_key_action": "disable"}, 'old_key_action must be "delete" or "deactivate"; got "disable"'),
+    (
+        {"key_verification_timeout": "11m"},
+        'key_verification_timeout must be a whole number of seconds or minutes, from "1s" to "10m", such as "60s"; got "11m"',
+    ),
+    (
+        {"key_verification_timeout": "1h"},
+        "key_verification_timeout must be a whole number of seconds or minutes",
+    ),
+    ({"max_concurrency": 0}, "max_concurrency must be a whole number from 1 to 40; got 0"),
+    ({"max_concurrency": 2.5}, "max_concurrency must be a whole number from 1 to 40"),
+    (
+        {"alarm_sns_topic_arn": "alerts"},
+        'alarm_sns_topic_arn must be an SNS topic ARN, such as arn:aws:sns:eu-west-1:123456789012:alerts (use aws_sns_topic.<name>.arn); got "alerts"',
+    ),
+    ({"kms_key_arn": "alias/secrets"}, "kms_key_arn must be a KMS key ARN"),
 ]
 
 
 @pytest.mark.parametrize("variables, message", BAD_INPUTS, ids=[json.dumps(v)[:60] for v, _ in BAD_INPUTS])
 def test_bad_input_is_refused_at_plan_naming_the_input_and_the_fix(root, variables, message):
     assert message in root.plan_error(variables)
+
+
+def test_failed_runs_raise_an_alarm_to_the_topic(root):
+    topic = "arn:aws:sns:us-east-1:123456789012:alerts"
+    plan = root.plan({"alarm_sns_topic_arn": topic})
+    alarms = {a["alarm_name"]: a for a in resources(plan, "aws_cloudwatch_metric_alarm").values()}
+    failed = alarms["iam-credentials-rotator-rotation-failed"]
+    assert failed["alarm_actions"] == [topic] and failed["threshold"] == 0
+    assert failed["comparison_operator"] == "GreaterThanThreshold"
+    metrics = {q["id"]: q for q in failed["metric_query"]}
+    assert metrics["failed"]["expression"] == "executions_failed + executions_timed_out + executions_aborted"
+    assert {m["metric"][0]["metric_name"] for m in metrics.values() if m["metric"]} == {
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+    }
+    assert plan.outputs["failure_alarm_name"] == "iam-credentials-rotator-rotation-failed"
+
+
+@pytest.mark.parametrize(
+    "schedule, period, periods",
+    [("1h", 7200, 1), ("12h", 86400, 1), ("2d", 3600, 96), ("3d", 3600, 144), ("4d", None, None)],
+)
+def test_a_silent_stop_raises_an_alarm_after_twice_the_schedule(root, schedule, period, periods):
+    plan = root.plan({"schedule_duration": schedule})
+    alarms = {a["alarm_name"]: a for a in resources(plan, "aws_cloudwatch_metric_alarm").values()}
+    stale = alarms.get("iam-credentials-rotator-rotation-stale")
+    if period is None:  # beyond CloudWatch's 7-day evaluation limit
+        assert stale is None and plan.outputs["staleness_alarm_name"] is None
+        return
+    assert (stale["period"], stale["evaluation_periods"], stale["datapoints_to_alarm"]) == (
+        period,
+        periods,
+        periods,
+    )
+    assert stale["metric_name"] == "ExecutionsSucceeded" and stale["treat_missing_data"] == "breaching"
+    assert stale["comparison_operator"] == "LessThanThreshold" and stale["threshold"] == 1
+    assert period * periods <= (86400 if period < 3600 else 604800)
+
+
+def test_a_kms_key_encrypts_the_secrets_and_the_handler_may_decrypt(root):
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    plan = root.plan({"kms_key_arn": key, "credentials_handler_role_name": "handler-role"})
+    via = {"StringEquals": {"kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com"]}}
+
+    def normalized(statement):  # provider versions render a one-value condition as a string or a list
+        for test in statement.get("Condition", {}).values():
+            for key, value in test.items():
+                test[key] = as_list(value)
+        return statement
+
+    handler = json.loads(plan.outputs["credentials_handler_policy_json"])
+    handler["Statement"] = [normalized(s) for s in handler["Statement"]]
+    decrypt = [s for s in handler["Statement"] if s["Sid"] == "DecryptRotatedCredentials"]
+    assert decrypt == [
+        {
+            "Sid": "DecryptRotatedCredentials",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+            "Condition": via,
+        }
+    ]
+    attached = [p for p in resources(plan, "aws_iam_role_policy").values() if p.get("role") == "handler-role"]
+    attached_policy = json.loads(attached[0]["policy"])
+    attached_policy["Statement"] = [normalized(s) for s in attached_policy["Statement"]]
+    assert attached_policy == handler
+    functions = {f["function_name"]: f for f in resources(plan, "aws_lambda_function").values()}
+    assert functions["iam-credentials-rotator-rotate"]["environment"][0]["variables"]["KMS_KEY_ID"] == key
+    inline = {
+        p["name"]: json.loads(p["policy"])
+        for p in resources(plan, "aws_iam_role_policy").values()
+        if "policy" in p
+    }
+    rotate_kms = [
+        s for s in inline["iam-credentials-rotator-rotate"]["Statement"] if s["Sid"] == "SecretsKey"
+    ]
+    assert rotate_kms[0]["Resource"] == key and normalized(rotate_kms[0])["Condition"] == via

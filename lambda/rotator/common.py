@@ -26,7 +26,7 @@ def client(service: str, **kwargs: Any) -> Any:
 
 def logger(name: str) -> logging.Logger:
     log = logging.getLogger(name)
-    log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+    log.setLevel(logging.INFO)
     return log
 
 
