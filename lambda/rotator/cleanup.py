@@ -18,26 +18,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     new_key_id = event["newAccessKeyId"]
     action = os.environ.get("OLD_KEY_ACTION", "delete")
     iam = client("iam")
-    # Only the keys that were active when this rotation started: a key created since then
-    # (by hand, or by anything else) is not this rotation's to remove.
-    for key_id in event["oldAccessKeyIds"]:
-        if key_id == new_key_id:
-            continue
-        try:
-            if action == "deactivate":
-                # Kept for one schedule period as an undo; the next rotation deletes it.
-                iam.update_access_key(UserName=username, AccessKeyId=key_id, Status="Inactive")
-            else:
-                iam.delete_access_key(UserName=username, AccessKeyId=key_id)
-        except ClientError as error:
-            if error_code(error) != "NoSuchEntity":
-                raise
-            log_event(_log, "old key already gone", username=username, access_key_id=key_id)
-            continue
-        log_event(_log, f"old key {action}d", username=username, access_key_id=key_id)
-
-    delete_secret(client("secretsmanager"), event["secretName"])
-    log_event(_log, "secret deleted", username=username, secret_name=event["secretName"])
+    try:
+        # Only the keys that were active when this rotation started: a key created since then
+        # (by hand, or by anything else) is not this rotation's to remove.
+        for key_id in event["oldAccessKeyIds"]:
+            if key_id != new_key_id:
+                _retire(iam, username, key_id, action)
+    finally:
+        # The third party has the new key: the secret has served, whatever happens to the old key.
+        delete_secret(client("secretsmanager"), event["secretName"])
+        log_event(_log, "secret deleted", username=username, secret_name=event["secretName"])
     return {
         "username": username,
         "status": "ROTATED",
@@ -45,3 +35,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "oldAccessKeyIds": event["oldAccessKeyIds"],
         "oldKeyAction": action,
     }
+
+
+def _retire(iam: Any, username: str, key_id: str, action: str) -> None:
+    try:
+        if action == "deactivate":
+            # Kept for one schedule period as an undo; the next rotation deletes it.
+            iam.update_access_key(UserName=username, AccessKeyId=key_id, Status="Inactive")
+        else:
+            iam.delete_access_key(UserName=username, AccessKeyId=key_id)
+    except ClientError as error:
+        if error_code(error) != "NoSuchEntity":
+            raise
+        log_event(_log, "old key already gone", username=username, access_key_id=key_id)
+        return
+    log_event(_log, f"old key {action}d", username=username, access_key_id=key_id)

@@ -30,6 +30,8 @@ import requests
 from moto.awslambda.models import LambdaFunction
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+from tests.harness.faults import Faults, install_faults
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
@@ -37,6 +39,15 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 _RUNTIME = Path(__file__).with_name("lambda_runtime.py")
+
+
+def next_whole_second() -> str:
+    """The time of a scheduled event firing now, after anything done so far: event times have
+    whole seconds, so wait for the next one."""
+    target = int(time.time()) + 1
+    while time.time() < target:
+        time.sleep(target - time.time())
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(target))
 
 
 def target_input(target: dict, event: dict) -> str:
@@ -80,6 +91,10 @@ class EmulatedAws:
     lambda_hook: Callable[[str, Any], tuple[Any, bool] | None] | None = None
     _server: ThreadedMotoServer | None = None
     _code_dirs: dict[str, str] = field(default_factory=dict)
+    _running: dict[tuple, subprocess.Popen] = field(default_factory=dict)
+    # Every secret access key IAM issued, to prove none leaks anywhere.
+    issued_secrets: list[str] = field(default_factory=list)
+    faults: "Faults" = field(default_factory=lambda: Faults())
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tmp: tempfile.TemporaryDirectory | None = None
 
@@ -180,8 +195,7 @@ class EmulatedAws:
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": ACCOUNT_ID,
-            # Event times have whole seconds; the next one is after anything the test did so far.
-            "time": event_time or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1)),
+            "time": event_time or next_whole_second(),
             "region": REGION,
             "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule_name}"],
             "detail": {},
@@ -209,6 +223,18 @@ class EmulatedAws:
 
         WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
         retrier_decl.time = SimpleNamespace(sleep=emulator.retry_sleeps.append)  # type: ignore[attr-defined]
+        install_faults(emulator)
+
+    def crash(self, function_suffix: str, username: str) -> None:
+        """Kills the running invocation of a function for a user, as a crashed runtime would die."""
+        with self._lock:
+            procs = [
+                p
+                for (name, user), p in self._running.items()
+                if name.endswith(function_suffix) and user == username
+            ]
+        for proc in procs:
+            proc.kill()
 
     def _code_dir(self, code: bytes) -> str:
         digest = hashlib.sha256(code).hexdigest()
@@ -245,28 +271,34 @@ class EmulatedAws:
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
+            # Harness only: skip boto3's retry back-off sleeps (the retries still happen).
+            "EMULATOR_NO_RETRY_BACKOFF": "1",
             **(function.environment_vars or {}),
         }
         with tempfile.NamedTemporaryFile(dir=self._tmp.name, suffix=".json", delete=False) as out:
             result_file = out.name
+        proc = subprocess.Popen(
+            [sys.executable, str(_RUNTIME), code_dir, function.handler, result_file],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        running = (function.function_name, event.get("username") if isinstance(event, dict) else None)
+        with self._lock:
+            self._running[running] = proc
         try:
-            proc = subprocess.run(
-                [sys.executable, str(_RUNTIME), code_dir, function.handler, result_file],
-                input=json.dumps(event),
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=float(function.timeout),
-            )
-        except subprocess.TimeoutExpired as timeout:
-            logs = (
-                (timeout.stdout or b"").decode()
-                if isinstance(timeout.stdout, bytes)
-                else (timeout.stdout or "")
-            )
+            logs, _ = proc.communicate(json.dumps(event), timeout=float(function.timeout))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            logs, _ = proc.communicate()
             message = f"Task timed out after {float(function.timeout):.2f} seconds"
+            os.unlink(result_file)
             return {"errorMessage": message, "errorType": "Sandbox.Timedout"}, True, logs
-        logs = proc.stdout + proc.stderr
+        finally:
+            with self._lock:
+                self._running.pop(running, None)
         try:
             with open(result_file) as result_in:
                 result = json.load(result_in)

@@ -36,6 +36,11 @@ def main() -> None:
     stream = logging.StreamHandler(sys.stdout)
     stream.setFormatter(logging.Formatter("[%(levelname)s] %(name)s %(message)s"))
     root.addHandler(stream)
+    if os.environ.get("EMULATOR_NO_RETRY_BACKOFF"):
+        # Like the state machine's waits: retries happen, their sleeps are skipped.
+        from botocore.retries import standard
+
+        standard.ExponentialBackoff.delay_amount = lambda self, context: 0
     event = json.load(sys.stdin)
     try:
         module_name, function_name = handler_name.rsplit(".", 1)

@@ -1,0 +1,103 @@
+"""Faults injected into the emulated AWS, per user: throttled IAM calls, a new key that STS refuses
+for a while, a Lambda that crashes between two AWS calls. moto's backends run in this process, so
+the faults are patches on them; the product code sees ordinary AWS errors."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any, Callable
+
+from moto.core.exceptions import ServiceException
+from moto.iam.models import IAMBackend, iam_backends
+from moto.secretsmanager.models import SecretsManagerBackend
+from moto.sts.models import STSBackend
+
+
+class Throttling(ServiceException):
+    code = "Throttling"
+    message = "Rate exceeded"
+
+
+class InvalidClientTokenId(ServiceException):
+    code = "InvalidClientTokenId"
+    message = "The security token included in the request is invalid."
+
+
+class Faults:
+    """`add(operation, username, times)`: the next `times` calls of the operation for that user
+    fail (times=None: every call). `calls` counts every call per (operation, username)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, str], int | None] = {}
+        self.calls: dict[tuple[str, str], int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def add(self, operation: str, username: str, times: int | None = 1) -> None:
+        with self._lock:
+            self._pending[(operation, username)] = times
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+    def take(self, operation: str, username: str | None) -> bool:
+        with self._lock:
+            self.calls[(operation, username)] += 1
+            key = (operation, username)
+            if key not in self._pending:
+                return False
+            left = self._pending[key]
+            if left is None:
+                return True
+            if left <= 1:
+                del self._pending[key]
+            else:
+                self._pending[key] = left - 1
+            return True
+
+
+def _username_of_key(access_key_id: str) -> str | None:
+    for account in iam_backends.values():
+        for backend in account.values():
+            for user in backend.users.values():
+                if any(k.access_key_id == access_key_id for k in user.access_keys):
+                    return user.name
+    return None
+
+
+def install_faults(emulator: Any) -> None:
+    faults: Faults = emulator.faults
+    create_access_key = IAMBackend.create_access_key
+    delete_access_key = IAMBackend.delete_access_key
+    get_caller_identity = STSBackend.get_caller_identity
+    put_secret_value = SecretsManagerBackend.put_secret_value
+
+    def patched_create(self: IAMBackend, user_name: str, *args: Any, **kwargs: Any) -> Any:
+        if faults.take("CreateAccessKey", user_name):
+            raise Throttling()
+        key = create_access_key(self, user_name, *args, **kwargs)
+        emulator.issued_secrets.append(key.secret_access_key)
+        return key
+
+    def patched_delete(self: IAMBackend, access_key_id: str, user_name: str) -> None:
+        if faults.take("DeleteAccessKey", user_name):
+            raise Throttling()
+        return delete_access_key(self, access_key_id, user_name)
+
+    def patched_identity(self: STSBackend, access_key_id: str, region: str) -> Any:
+        if faults.take("GetCallerIdentity", _username_of_key(access_key_id)):
+            raise InvalidClientTokenId()
+        return get_caller_identity(self, access_key_id, region)
+
+    def patched_put(self: SecretsManagerBackend, secret_id: str, *args: Any, **kwargs: Any) -> Any:
+        username = secret_id.rsplit("/", 1)[-1]
+        if faults.take("CrashRotateBeforePutSecretValue", username):
+            emulator.crash("-rotate", username)
+            raise Throttling()  # the caller is dead by now; this only ends the request
+        return put_secret_value(self, secret_id, *args, **kwargs)
+
+    IAMBackend.create_access_key = patched_create  # type: ignore[method-assign]
+    IAMBackend.delete_access_key = patched_delete  # type: ignore[method-assign]
+    STSBackend.get_caller_identity = patched_identity  # type: ignore[method-assign]
+    SecretsManagerBackend.put_secret_value = patched_put  # type: ignore[method-assign]

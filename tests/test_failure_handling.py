@@ -1,0 +1,294 @@
+"""Fault injection: the module deployed with Terraform, the real state machine run against
+injected failures. Every case checks the keys and secrets left behind and the run's status, and
+that no secret access key reached the execution history or any Lambda's log output."""
+
+import json
+import threading
+
+import pytest
+
+from tests.harness.terraform import TerraformRoot
+from tests.harness.third_party import ThirdParty
+
+LISTED = ["ok-1", "ok-2", "ok-3", "pathy", "raises", "slow", "ghost", "two-active", "one-inactive"]
+USERS = {u: "/" for u in LISTED if u != "ghost"} | {"pathy": "/team/", "undo-1": "/"}
+
+
+@pytest.fixture(scope="module")
+def third_party():
+    server = ThirdParty()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(aws, third_party, tmp_path_factory):
+    root = TerraformRoot("tests/fixtures/faults", tmp_path_factory.mktemp("faults"), aws.endpoint)
+    return root.apply(
+        {
+            "third_party_url": third_party.url,
+            "users": USERS,
+            "listed": LISTED,
+            "listed_deactivate": ["undo-1"],
+        }
+    )
+
+
+@pytest.fixture(autouse=True)
+def clean_slate(aws, third_party):
+    """Each case starts with no injected fault and ends without leaks or leftover secrets."""
+    aws.faults.clear()
+    third_party.reset()
+    aws.lambda_hook = None
+    first_invocation = len(aws.invocations)
+    executions = []
+    yield executions
+    aws.faults.clear()
+    aws.lambda_hook = None
+    assert aws.client("secretsmanager").list_secrets()["SecretList"] == []
+    logs = "\n".join(i.logs for i in aws.invocations[first_invocation:])
+    histories = "".join(json.dumps(aws.history(arn), default=str) for arn in executions)
+    for secret in aws.issued_secrets:
+        assert secret not in logs, "a secret access key reached a Lambda's log output"
+        assert secret not in histories, "a secret access key reached the execution history"
+
+
+def keys(aws, user):
+    return {
+        k["AccessKeyId"]: k["Status"]
+        for k in aws.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
+    }
+
+
+def give_keys(aws, user, active=1, inactive=0):
+    iam = aws.client("iam")
+    for key_id in keys(aws, user):
+        iam.delete_access_key(UserName=user, AccessKeyId=key_id)
+    made = [
+        iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"] for _ in range(active + inactive)
+    ]
+    for key_id in made[active:]:
+        iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")
+    return keys(aws, user)
+
+
+def run(aws, stack, executions, payload, machine="state_machine_arn"):
+    execution = aws.run_execution(stack[machine], payload)
+    executions.append(execution["executionArn"])
+    return execution
+
+
+def assert_rotated(aws, third_party, user, before):
+    after = keys(aws, user)
+    assert len(after) == 1 and list(after.values()) == ["Active"], (user, after)
+    (new_id,) = after
+    assert new_id not in before
+    assert third_party.latest(user)["AccessKeyId"] == new_id
+
+
+def test_one_users_failure_is_isolated_and_the_run_fails_naming_each(aws, stack, third_party, clean_slate):
+    before = {u: give_keys(aws, u) for u in ["ok-1", "ok-2", "ok-3", "pathy", "raises", "slow"]}
+    before["two-active"] = give_keys(aws, "two-active", active=2)
+    before["one-inactive"] = give_keys(aws, "one-inactive", active=1, inactive=1)
+    third_party.fail_for.add("raises")
+    third_party.delay_for["slow"] = 6  # longer than the handler's 3 s timeout
+
+    execution = run(aws, stack, clean_slate, {})
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "RotationFailedError"
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert cause.startswith("4 of 9 users not rotated: ")
+    assert "raises (HTTPError: HTTP Error 500: Internal Server Error)" in cause
+    assert "slow (Sandbox.Timedout: Task timed out after 3.00 seconds)" in cause
+    assert "ghost (NoSuchEntityException: " in cause and "ghost cannot be found" in cause
+    assert "two-active (TwoActiveKeysError: User two-active has two active access keys" in cause
+    for user in ["ok-1", "ok-2", "ok-3", "pathy", "one-inactive"]:
+        assert_rotated(aws, third_party, user, before[user])
+    # The third party's key is untouched wherever the hand-off did not happen.
+    for user in ["raises", "slow", "two-active"]:
+        assert keys(aws, user) == before[user], user
+
+
+def test_a_crash_between_key_creation_and_storage_is_resumed_on_retry(aws, stack, third_party, clean_slate):
+    before = give_keys(aws, "ok-1")
+    issued = len(aws.issued_secrets)
+    aws.faults.add("CrashRotateBeforePutSecretValue", "ok-1")
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert_rotated(aws, third_party, "ok-1", before)
+    assert len(aws.issued_secrets) - issued == 2  # the crashed attempt's key, deleted, and the delivered one
+    rotate_runs = [
+        i for i in aws.invocations if i.function_name == "faults-rotate" and i.event["username"] == "ok-1"
+    ]
+    assert [i.result.get("errorType") for i in rotate_runs[-2:]] == ["Runtime.ExitError", None]
+
+
+def test_each_step_run_twice_after_success_does_the_work_once(aws, stack, third_party, clean_slate):
+    (old,) = give_keys(aws, "ok-2")
+    functions = aws.client("lambda")
+
+    def invoke(name, event):
+        response = functions.invoke(FunctionName=f"faults-{name}", Payload=json.dumps(event))
+        assert "FunctionError" not in response, response
+        return json.loads(response["Payload"].read())
+
+    rotation = {
+        "id": "by-hand",
+        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:faults:by-hand",
+    }
+    first = invoke("rotate", {"username": "ok-2", "rotation": rotation})
+    assert invoke("rotate", {"username": "ok-2", "rotation": rotation}) == first
+    assert keys(aws, "ok-2") == {old: "Active", first["newAccessKeyId"]: "Active"}
+    for _ in range(2):
+        invoke("cleanup", first)
+    assert keys(aws, "ok-2") == {first["newAccessKeyId"]: "Active"}
+
+
+def test_a_second_run_leaves_a_user_alone_while_another_rotates_it(aws, stack, third_party, clean_slate):
+    before = give_keys(aws, "pathy")
+    reached, release = threading.Event(), threading.Event()
+
+    def hold_first_hand_off(function_name, event):
+        if function_name == "faults-handler" and event.get("username") == "pathy" and not reached.is_set():
+            reached.set()
+            release.wait(60)
+        return None
+
+    aws.lambda_hook = hold_first_hand_off
+    first = aws.start_execution(stack["state_machine_arn"], json.dumps({"username": "pathy"}))
+    clean_slate.append(first)
+    assert reached.wait(60)
+    second = run(aws, stack, clean_slate, {"username": "pathy"})
+    release.set()
+    first_result = aws.wait_execution(first)
+
+    assert second["status"] == "SUCCEEDED"
+    summary = json.loads(second["output"])
+    assert summary["skipped"] == ["pathy"]
+    assert summary["details"]["pathy"].startswith(
+        "RotationInProgressError: User pathy is being rotated by execution"
+    )
+    assert first_result["status"] == "SUCCEEDED"
+    assert_rotated(aws, third_party, "pathy", before)
+    assert [d["username"] for d in third_party.deliveries].count("pathy") >= 1
+
+
+def test_deactivate_keeps_an_undo_key_for_one_period_and_a_retried_event_rotates_nothing(
+    aws, stack, third_party, clean_slate
+):
+    (k0,) = give_keys(aws, "undo-1")
+    (period_1,) = aws.run_schedule("faults-deactivate")
+    clean_slate.append(period_1["executionArn"])
+    assert period_1["status"] == "SUCCEEDED", period_1
+    k1 = third_party.latest("undo-1")["AccessKeyId"]
+    assert keys(aws, "undo-1") == {k0: "Inactive", k1: "Active"}
+
+    # EventBridge delivers the same scheduled event again: nothing is rotated twice.
+    event_time = json.loads(period_1["input"])["scheduledTime"]
+    (retry,) = aws.run_schedule("faults-deactivate", event_time=event_time)
+    clean_slate.append(retry["executionArn"])
+    assert retry["status"] == "SUCCEEDED"
+    assert json.loads(retry["output"])["skipped"] == ["undo-1"]
+    assert keys(aws, "undo-1") == {k0: "Inactive", k1: "Active"}
+
+    (period_2,) = aws.run_schedule("faults-deactivate")
+    clean_slate.append(period_2["executionArn"])
+    assert period_2["status"] == "SUCCEEDED", period_2
+    k2 = third_party.latest("undo-1")["AccessKeyId"]
+    assert keys(aws, "undo-1") == {k1: "Inactive", k2: "Active"}
+
+
+def test_throttled_iam_calls_are_retried(aws, stack, third_party, clean_slate):
+    before = give_keys(aws, "ok-3")
+    aws.faults.add("CreateAccessKey", "ok-3", times=3)
+    aws.faults.add("DeleteAccessKey", "ok-3", times=3)
+    calls = dict(aws.faults.calls)
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-3"})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert_rotated(aws, third_party, "ok-3", before)
+    assert aws.faults.calls[("CreateAccessKey", "ok-3")] - calls.get(("CreateAccessKey", "ok-3"), 0) == 4
+    assert aws.faults.calls[("DeleteAccessKey", "ok-3")] - calls.get(("DeleteAccessKey", "ok-3"), 0) == 4
+
+
+def test_create_access_key_throttled_for_good_changes_nothing(aws, stack, third_party, clean_slate):
+    before = give_keys(aws, "ok-1")
+    aws.faults.add("CreateAccessKey", "ok-1", times=None)
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+
+    assert execution["status"] == "FAILED"
+    # boto3 retried 8 times (standard mode), then the rotation undid itself.
+    assert (
+        "ok-1 (ClientError: An error occurred (Throttling) when calling the CreateAccessKey operation"
+        " (reached max retries: 8): Rate exceeded)" in json.loads(execution["cause"])["errorMessage"]
+    )
+    assert keys(aws, "ok-1") == before
+
+
+def test_delete_access_key_throttled_for_good_after_hand_off_keeps_both_keys(
+    aws, stack, third_party, clean_slate
+):
+    (old,) = give_keys(aws, "ok-2")
+    aws.faults.add("DeleteAccessKey", "ok-2", times=None)
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-2"})
+
+    assert execution["status"] == "FAILED"
+    new = third_party.latest("ok-2")["AccessKeyId"]
+    # Never roll back after the hand-off: the third party has the new key; the old one is left.
+    assert keys(aws, "ok-2") == {old: "Active", new: "Active"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert f'The third party has the new key {new}; the old keys ["{old}"]' in cause
+    aws.faults.clear()
+    aws.client("iam").delete_access_key(UserName="ok-2", AccessKeyId=old)
+
+
+def test_a_new_key_is_handed_off_once_aws_accepts_it(aws, stack, third_party, clean_slate):
+    before = give_keys(aws, "ok-3")
+    aws.faults.add("GetCallerIdentity", "ok-3", times=2)
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-3"})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert_rotated(aws, third_party, "ok-3", before)
+
+
+def test_a_new_key_aws_never_accepts_is_rolled_back(aws, stack, third_party, clean_slate):
+    before = give_keys(aws, "ok-1")
+    deliveries = len(third_party.deliveries)
+    aws.faults.add("GetCallerIdentity", "ok-1", times=None)
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+
+    assert execution["status"] == "FAILED"
+    assert (
+        "ok-1 (KeyNotUsableError: AWS still refused the new key"
+        in json.loads(execution["cause"])["errorMessage"]
+    )
+    assert keys(aws, "ok-1") == before
+    assert len(third_party.deliveries) == deliveries
+
+
+def test_a_throttled_handler_is_retried_with_backoff(aws, stack, third_party, clean_slate):
+    before = give_keys(aws, "ok-2")
+    throttled = []
+
+    def throttle_twice(function_name, event):
+        if function_name == "faults-handler" and len(throttled) < 2:
+            throttled.append(event["username"])
+            return {"errorType": "Lambda.TooManyRequestsException", "errorMessage": "Rate exceeded"}, True
+        return None
+
+    aws.lambda_hook = throttle_twice
+    sleeps = len(aws.retry_sleeps)
+    execution = run(aws, stack, clean_slate, {"username": "ok-2"})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert throttled == ["ok-2", "ok-2"]
+    assert aws.retry_sleeps[sleeps:] == [2, 4]  # the definition's back-off, recorded, not slept
+    assert_rotated(aws, third_party, "ok-2", before)
