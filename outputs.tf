@@ -9,7 +9,7 @@ output "users_parameter_name" {
 }
 
 output "secret_name_prefix" {
-  description = "Prefix of the name of every secret the module creates: <prefix><username>/<access key id>."
+  description = "Prefix of the name of every secret the module creates: one per user being rotated, <prefix><username> (a comma in a username becomes a slash)."
   value       = local.secret_name_prefix
 }
 

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ZIPS = {
     ROOT / "dist" / "rotator-lambda.zip": (ROOT / "lambda" / "rotator", "rotator"),
     ROOT / "examples" / "basic" / "handler.zip": (ROOT / "examples" / "basic" / "handler", ""),
+    ROOT / "examples" / "complete" / "handler.zip": (ROOT / "examples" / "complete" / "handler", ""),
 }
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 

@@ -68,3 +68,30 @@ def test_python_files_are_formatted_with_black():
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_readme_inputs_and_outputs_tables_match_the_code():
+    from scripts import docs
+
+    assert docs.main(["--check"]) == 0
+    readme = (ROOT / "README.md").read_text()
+    variables = docs.blocks((ROOT / "variables.tf").read_text(), "variable")
+    outputs = docs.blocks((ROOT / "outputs.tf").read_text(), "output")
+    for name in list(variables) + list(outputs):
+        assert f"| `{name}` |" in readme, name
+    for name, body in variables.items():
+        assert docs.attribute(body, "description") and docs.attribute(body, "type"), name
+    for name, body in outputs.items():
+        assert docs.attribute(body, "description"), name
+
+
+def test_docs_check_fails_when_a_table_drifts(tmp_path, monkeypatch):
+    from scripts import docs
+
+    for name in ["README.md", "variables.tf", "outputs.tf"]:
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    (tmp_path / "variables.tf").write_text(
+        (ROOT / "variables.tf").read_text().replace('default     = "1h"', 'default     = "2h"')
+    )
+    monkeypatch.setattr(docs, "ROOT", tmp_path)
+    assert docs.main(["--check"]) == 1

@@ -18,7 +18,8 @@ def aws_env(monkeypatch):
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+    # Executions stay RUNNING unless asked otherwise (the emulated AWS of other tests executes them).
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
         yield
 
 

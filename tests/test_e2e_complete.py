@@ -1,0 +1,77 @@
+"""End to end: `terraform apply` of examples/complete (KMS key, alarms to SNS, metadata, custom
+durations, deactivate mode) on the emulated AWS, and a scheduled rotation through it."""
+
+import json
+
+import pytest
+
+from tests.harness.terraform import TerraformRoot
+from tests.harness.third_party import ThirdParty
+
+USERS = ["ci-deployer", "ci-publisher", "reporting"]
+
+
+@pytest.fixture(scope="module")
+def third_party():
+    server = ThirdParty()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(aws, third_party, tmp_path_factory):
+    root = TerraformRoot("examples/complete", tmp_path_factory.mktemp("complete"), aws.endpoint)
+    return root.apply({"lambda_runtime": "python3.8", "third_party_url": third_party.url})
+
+
+def keys(aws, user):
+    return {
+        k["AccessKeyId"]: k["Status"]
+        for k in aws.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
+    }
+
+
+def test_scheduled_rotation_with_kms_deactivate_and_metadata(aws, stack, third_party):
+    iam = aws.client("iam")
+    old = {u: iam.create_access_key(UserName=u)["AccessKey"]["AccessKeyId"] for u in USERS}
+    secrets = aws.client("secretsmanager")
+    encryption = {}
+
+    def record_encryption(function_name, event):
+        if function_name == "rotator-complete-handler":
+            encryption[event["username"]] = secrets.describe_secret(SecretId=event["secretName"]).get(
+                "KmsKeyId"
+            )
+        return None
+
+    aws.lambda_hook = record_encryption
+    waits = len(aws.waits)
+    try:
+        (execution,) = aws.run_schedule("rotator-complete")
+    finally:
+        aws.lambda_hook = None
+
+    assert execution["status"] == "SUCCEEDED", execution
+    for user in USERS:
+        new = third_party.latest(user)["AccessKeyId"]
+        assert keys(aws, user) == {old[user]: "Inactive", new: "Active"}
+        assert encryption[user] == stack["kms_key_arn"]
+    assert third_party.latest("ci-deployer")["metadata"] == "ci=circleci;context=deploy-prod"
+    assert third_party.latest("reporting")["metadata"] is None
+    assert aws.waits[waits:] == [600, 600, 600]
+    assert secrets.list_secrets()["SecretList"] == []
+    history = json.dumps(aws.history(execution["executionArn"]), default=str)
+    assert not any(secret in history for secret in aws.issued_secrets)
+
+
+def test_alarms_notify_the_alerts_topic(aws, stack):
+    alarms = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    for name in stack["alarm_names"]:
+        assert alarms[name]["AlarmActions"] == [stack["alerts_topic_arn"]]
+    stale = alarms["rotator-complete-rotation-stale"]
+    assert (stale["MetricName"], stale["Period"], stale["EvaluationPeriods"]) == (
+        "ExecutionsSucceeded",
+        86400,
+        1,
+    )
+    assert stale["Dimensions"] == [{"Name": "StateMachineArn", "Value": stack["state_machine_arn"]}]
