@@ -1,4 +1,5 @@
-"""The README's first command: deploy examples/basic on the emulated AWS and rotate its users."""
+"""The README's first command: deploy examples/complete on the emulated AWS and watch its users
+being rotated, then a rotation whose hand-off fails for one user and is rolled back."""
 
 from __future__ import annotations
 
@@ -8,44 +9,119 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.aws import EmulatedAws
+from tests.harness.aws import EmulatedAws, Invocation, next_whole_second, target_input
 from tests.harness.terraform import TerraformRoot
 from tests.harness.third_party import ThirdParty
 
-USERS = ["homer", "marge", "ned"]
+EXAMPLE, NAME = "examples/complete", "rotator-complete"
+USERS = ["ci-deployer", "ci-publisher", "reporting"]
+LIVE = sys.stdout.isatty()  # step-by-step progress in a terminal; summaries only otherwise
+STEPS = {
+    "key created": "new key {access_key_id} created (id only; the secret goes to Secrets Manager)",
+    "secret stored": "stored in secret {secret_name}",
+    "key verified": "verified: AWS accepts the new key",
+    "inactive key deleted": "last period's inactive key {access_key_id} deleted, freeing its slot",
+    "rolled back": "rolled back: new key deleted, the third party keeps the old key",
+    "old key deactivated": "old key {access_key_id} deactivated (deleted at the next rotation)",
+    "old key deleted": "old key {access_key_id} deleted",
+}
 
 
-def say(message: str) -> None:
+def say(message: str = "") -> None:
     print(message, flush=True)
 
 
-def keys(aws: EmulatedAws, user: str) -> list[str]:
-    return [k["AccessKeyId"] for k in aws.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]]
+def steps(invocation: Invocation, wait_seconds: int) -> list[str]:
+    """What one Lambda invocation did, read from its own log lines."""
+    if invocation.function_name == f"{NAME}-handler":
+        if invocation.errored:
+            return [
+                f"hand-off FAILED: {invocation.result.get('errorType')}: {invocation.result.get('errorMessage')}"
+            ]
+        return [
+            "handed off to the third party",
+            f"waiting {wait_seconds} s with both keys valid (skipped by the demo)",
+        ]
+    lines = []
+    for line in invocation.logs.splitlines():
+        if "{" not in line:
+            continue
+        record = json.loads(line[line.index("{") :])
+        if record.get("message") in STEPS:
+            lines.append(STEPS[record["message"]].format(**record))
+    return lines
+
+
+def watch(aws: EmulatedAws, arn: str, wait_seconds: int) -> dict:
+    """Prints each user's steps as the functions finish, until the execution ends."""
+    seen = len(aws.invocations)
+    while True:
+        described = aws.client("stepfunctions").describe_execution(executionArn=arn)
+        for invocation in aws.invocations[seen:]:
+            user = invocation.event.get("username") if isinstance(invocation.event, dict) else None
+            if LIVE and user:
+                for step in steps(invocation, wait_seconds):
+                    say(f"    {user:<13} {step}")
+        seen = len(aws.invocations)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.1)
 
 
 def table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join("    " + line for line in lines)
 
 
-def rotation_report(aws: EmulatedAws, third_party: ThirdParty, before: dict, execution: dict) -> str:
-    rows = [["user", "key before", "key after", "handed to third party", "result"]]
+def summary(aws: EmulatedAws, before: dict, execution: dict, first_invocation: int) -> str:
+    iam = aws.client("iam")
+    rows = [["user", "old key id", "new key id", "result", "duration"]]
     for user in USERS:
-        after = keys(aws, user)
-        delivered = [d["AccessKeyId"] for d in third_party.deliveries if d["username"] == user]
-        changed = after != before[user]
+        after = {
+            k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+        }
+        active = [k for k, status in after.items() if status == "Active"]
+        mine = [
+            i
+            for i in aws.invocations[first_invocation:]
+            if isinstance(i.event, dict) and i.event.get("username") == user
+        ]
+        took = f"{mine[-1].ended - mine[0].started:.1f} s" if mine else "-"
+        rotated = active != [k for k, s in before[user].items() if s == "Active"]
         rows.append(
             [
                 user,
-                ",".join(before[user]) or "(none)",
-                ",".join(after) or "(none)",
-                delivered[-1] if changed and delivered else "-",
-                "rotated" if changed else "untouched",
+                ",".join(k for k, s in before[user].items() if s == "Active") or "(none)",
+                ",".join(active) if rotated else "-",
+                "rotated" if rotated else "rolled back, old key kept",
+                took,
             ]
         )
-    return f"execution {execution['status']}\n" + table(rows)
+    return f"    run {execution['status']}\n" + table(rows)
+
+
+def rotate(aws: EmulatedAws, title: str) -> dict:
+    iam = aws.client("iam")
+    before = {
+        user: {
+            k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+        }
+        for user in USERS
+    }
+    say(title)
+    first = len(aws.invocations)
+    targets = aws.client("events").list_targets_by_rule(Rule=NAME)["Targets"]
+    event = {"time": next_whole_second()}
+    arn = aws.start_execution(targets[0]["Arn"], target_input(targets[0], event))
+    execution = watch(aws, arn, 600)
+    say(summary(aws, before, execution, first))
+    if execution["status"] == "FAILED":
+        say(
+            f"    the run's error, as the failure alarm's operator reads it: {json.loads(execution['cause'])['errorMessage']}"
+        )
+    return execution
 
 
 def main() -> int:
@@ -54,46 +130,42 @@ def main() -> int:
     third_party = ThirdParty()
     try:
         with tempfile.TemporaryDirectory(prefix="rotator-demo-") as workdir:
-            say("1/4 terraform init + apply of examples/basic on the emulated AWS (hashicorp/aws 3.39.0)...")
-            root = TerraformRoot("examples/basic", Path(workdir), aws.endpoint)
+            say(
+                f"1/4 terraform apply of {EXAMPLE} on an emulated AWS (Terraform 1.15.5, hashicorp/aws 3.39.0)..."
+            )
+            root = TerraformRoot(EXAMPLE, Path(workdir), aws.endpoint)
             outputs = root.apply({"lambda_runtime": "python3.8", "third_party_url": third_party.url})
-            say(f"    state machine: {outputs['state_machine_arn']}")
-            say(f"    users list:    SSM parameter {outputs['users_parameter_name']}")
-
-            iam = aws.client("iam")
-            for user in ["homer", "marge"]:
-                iam.create_access_key(UserName=user)
-            before = {user: keys(aws, user) for user in USERS}
+            say(f"    state machine {outputs['state_machine_arn']}")
             say(
-                "2/4 the schedule fires (EventBridge rule 'rotator-basic', rate(1 hour)): rotating every user..."
+                f"    secrets encrypted with {outputs['kms_key_arn']}; alarms {', '.join(outputs['alarm_names'])}"
             )
-            (execution,) = aws.run_schedule("rotator-basic")
-            say(rotation_report(aws, third_party, before, execution))
+            for user in USERS:  # the keys the third party holds today
+                aws.client("iam").create_access_key(UserName=user)
+
+            rotate(aws, "2/4 the schedule fires (rate(12 hours)): every user is rotated")
+            history = json.dumps(
+                aws.history(
+                    aws.client("stepfunctions").list_executions(stateMachineArn=outputs["state_machine_arn"])[
+                        "executions"
+                    ][0]["executionArn"]
+                ),
+                default=str,
+            )
+            leaked = sum(secret in history for secret in aws.issued_secrets)
             say(
-                f"    each user waited {sorted(set(aws.waits))} s (cleanup_wait_duration) before its old key was deleted;"
+                f"    secret access keys in the execution history: {leaked}; secrets left: "
+                f"{len(aws.client('secretsmanager').list_secrets()['SecretList'])}"
             )
-            say("    the demo skips the waiting, the module does not.")
-            history = json.dumps(aws.history(execution["executionArn"]), default=str)
-            leaked = [d for d in third_party.deliveries if d["SecretAccessKey"] in history]
-            say(f"    secret access keys found in the execution history: {len(leaked)}")
-            secrets = aws.client("secretsmanager").list_secrets()["SecretList"]
-            say(f"    secrets left in Secrets Manager: {len(secrets)}")
 
-            before = {user: keys(aws, user) for user in USERS}
-            say("3/4 on-demand rotation of one user:")
-            command = f"aws stepfunctions start-execution --state-machine-arn {outputs['state_machine_arn']} --input '{{\"username\": \"marge\"}}'"
-            say(f"    $ {command}")
-            execution = aws.run_execution(outputs["state_machine_arn"], {"username": "marge"})
-            say(rotation_report(aws, third_party, before, execution))
-
+            third_party.fail_for.add("ci-publisher")
+            rotate(aws, "3/4 next period, the third party refuses ci-publisher's new key")
             say("4/4 terraform destroy...")
             root.destroy()
     finally:
         third_party.stop()
         aws.stop()
-    say(
-        f"done in {time.monotonic() - started:.0f} s. Next: README.md (usage, handler contract), examples/basic, scripts/test."
-    )
+    say(f"done in {time.monotonic() - started:.0f} s.")
+    say("Next: README.md (usage, the handler contract, failure handling), examples/complete, scripts/test.")
     return 0
 
 

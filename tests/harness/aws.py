@@ -76,6 +76,8 @@ class Invocation:
     result: Any
     errored: bool
     logs: str
+    started: float = 0.0
+    ended: float = 0.0
 
 
 @dataclass
@@ -111,6 +113,8 @@ class EmulatedAws:
         os.environ["MOTO_PORT"] = str(self.port)
         self._tmp = tempfile.TemporaryDirectory(prefix="emulated-lambda-")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # The interpreter logs every failed state at ERROR; executions' own results say it better.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self.configure()
@@ -249,6 +253,7 @@ class EmulatedAws:
         if isinstance(event, (str, bytes)):
             event = json.loads(event or "{}")
         event = {} if event is None else event
+        started = time.time()
         hooked = self.lambda_hook(function.function_name, event) if self.lambda_hook else None
         if hooked is not None:
             result, errored = hooked
@@ -256,7 +261,9 @@ class EmulatedAws:
         else:
             result, errored, logs = self._run(function, event)
         with self._lock:
-            self.invocations.append(Invocation(function.function_name, event, result, errored, logs))
+            self.invocations.append(
+                Invocation(function.function_name, event, result, errored, logs, started, time.time())
+            )
         return json.dumps(result), errored, logs
 
     def _run(self, function: LambdaFunction, event: Any) -> tuple[Any, bool, str]:

@@ -1,0 +1,22 @@
+"""The README's first command works: the demo deploys, rotates, rolls back one user, and cleans up."""
+
+import subprocess
+import sys
+
+from tests.harness.terraform import ROOT
+
+
+def test_demo_rotates_then_rolls_back_a_refused_hand_off():
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.demo"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "    run SUCCEEDED" in out and "    run FAILED" in out
+    assert out.count("  rotated  ") >= 3
+    assert "ci-publisher  " in out and "rolled back, old key kept" in out
+    assert "secret access keys in the execution history: 0; secrets left: 0" in out
+    assert "1 of 3 users not rotated: ci-publisher (HTTPError: HTTP Error 500" in out
+    assert "terraform destroy" in out and "done in" in out
+    # Not a terminal: no step-by-step progress.
+    assert "created (id only" not in out
