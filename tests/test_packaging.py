@@ -31,10 +31,8 @@ def test_lock_files_pin_the_verified_provider_build():
         / ".tools/mirror/registry.terraform.io/hashicorp/aws/terraform-provider-aws_3.39.0_linux_amd64.zip"
     )
     assert hashlib.sha256(mirrored.read_bytes()).hexdigest() == PROVIDER_SHA256
-    lock_files = sorted(ROOT.glob("examples/*/.terraform.lock.hcl")) + [
-        ROOT / "tests/fixtures/plan/.terraform.lock.hcl"
-    ]
-    assert len(lock_files) >= 2
+    lock_files = [ROOT / root / ".terraform.lock.hcl" for root in ROOTS]
+    assert {p.parent.name for p in ROOT.glob("examples/*/main.tf")} <= {p.parent.name for p in lock_files}
     for lock in lock_files:
         text = lock.read_text()
         assert 'version     = "3.39.0"' in text, lock
@@ -95,3 +93,51 @@ def test_docs_check_fails_when_a_table_drifts(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(docs, "ROOT", tmp_path)
     assert docs.main(["--check"]) == 1
+
+
+def code_blocks(language):
+    for readme in [ROOT / "README.md", *sorted(ROOT.glob("examples/*/README.md"))]:
+        for block in re.findall(rf"```{language}\n(.*?)```", readme.read_text(), re.S):
+            yield readme.relative_to(ROOT), block
+
+
+def test_readme_code_blocks_are_valid_and_formatted():
+    import json
+
+    import black
+
+    hcl = list(code_blocks("hcl"))
+    assert hcl
+    for readme, block in hcl:
+        proc = subprocess.run(
+            [str(TERRAFORM), "fmt", "-"], input=block, env=terraform_env(), capture_output=True, text=True
+        )
+        assert proc.returncode == 0, (readme, proc.stderr)
+        assert proc.stdout == block, f"{readme}: an hcl block is not terraform fmt clean:\n{proc.stdout}"
+    for readme, block in code_blocks("json"):
+        json.loads(block)
+    for readme, block in code_blocks("python"):
+        mode = black.Mode(line_length=110)
+        assert black.format_str(block, mode=mode) == block, f"{readme}: a python block is not black clean"
+
+
+ROOTS = [".", "examples/basic", "examples/complete", "tests/fixtures/plan", "tests/fixtures/faults"]
+
+
+def test_module_and_every_example_validate(tmp_path):
+    from tests.harness.terraform import copy_repository
+
+    copy_repository(tmp_path)
+    for root in ROOTS:
+        for command in [
+            ["init", "-backend=false", "-input=false", "-lockfile=readonly"],
+            ["validate", "-no-color"],
+        ]:
+            proc = subprocess.run(
+                [str(TERRAFORM), *command],
+                cwd=tmp_path / root,
+                env={**terraform_env(), "AWS_REGION": "us-east-1"},
+                capture_output=True,
+                text=True,
+            )
+            assert proc.returncode == 0, (root, command, proc.stdout + proc.stderr)
