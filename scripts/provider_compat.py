@@ -17,8 +17,9 @@ camelCase properties (which the bindings rename where they clash: `self` -> `sel
 
 Limits: the bindings carry the provider's argument names and nesting, not its deprecation notices: in
 25.8.1 no config property is `@deprecated` (those tags mark cdktn's own write-only getters), so
-deprecations such as `data.aws_region`'s `name` pass unnoticed. Only names are checked, not values,
-types or attribute references such as `data.aws_region.current.name`.
+deprecations such as `data.aws_region`'s `name` pass unnoticed. Only names are checked: not values,
+not references such as `data.aws_region.current.name`, and not whether an object-typed argument is
+written as a block or as `x = {...}`. `ephemeral` blocks and other providers' types are not checked.
 
     python scripts/provider_compat.py             # the module and its examples
     python scripts/provider_compat.py PATH ...    # .tf files or folders of them
@@ -41,6 +42,11 @@ PACKAGE, PACKAGE_VERSION = "cdktn-provider-aws", "25.8.1"
 SCHEMA_DIR = ROOT / ".tools" / "provider-aws-6" / PACKAGE_VERSION
 # Terraform's own arguments and blocks of resource, data and provider blocks.
 META = {"count", "for_each", "depends_on", "provider", "lifecycle", "provisioner", "connection", "alias"}
+PREFIX = {
+    "resource": "",
+    "data": "data.",
+    "provider": "provider.",
+}  # the blocks checked, as problems name them
 
 
 def module_files(root: Path = ROOT) -> list[Path]:
@@ -104,13 +110,10 @@ def schema(schema_dir: Path, kind: str, type_: str) -> tuple[str, dict] | None:
         found.update((name, (extends, body)) for name, extends, body in INTERFACE.findall(file.read_text()))
     interfaces = {}
     for name, (_, body) in found.items():
-        interfaces[name] = {}
+        interfaces[name] = arguments = {}
         for doc, type_text in PROPERTY.findall(body + "\n"):
-            nested = [word for word in re.findall(r"\w+", type_text) if word in found]
-            interfaces[name][TF_NAME.search(doc).group(1)] = (
-                "@deprecated" in doc,
-                nested[0] if nested else None,
-            )
+            nested = next((word for word in re.findall(r"\w+", type_text) if word in found), None)
+            arguments[TF_NAME.search(doc).group(1)] = ("@deprecated" in doc, nested)
     roots = [name for name, (extends, _) in found.items() if "MetaArguments" in extends]
     return (roots[0] if roots else "AwsProviderConfig"), interfaces
 
@@ -118,7 +121,7 @@ def schema(schema_dir: Path, kind: str, type_: str) -> tuple[str, dict] | None:
 # --- the module's HCL -------------------------------------------------------------------------------
 
 TOKEN = re.compile(
-    r"""(?P<newline>\n)|(?P<space>[ \t\r]+|\#[^\n]*|//[^\n]*|/\*.*?\*/)|(?P<heredoc><<-?(?P<tag>\w+)[ \t]*\n)
+    r"""(?P<newline>\n)|(?P<space>[ \t\r]+|\#[^\n]*|//[^\n]*|/\*.*?\*/)|(?P<heredoc><<-?(?P<tag>\w+)[ \t\r]*\n)
     |(?P<string>")|(?P<ident>[A-Za-z_][\w-]*)|(?P<op>==|!=|<=|>=|=>|&&|\|\||\.\.\.|.)""",
     re.S | re.X,
 )
@@ -186,7 +189,10 @@ def parse_body(toks: list, i: int = 0) -> tuple[dict, int]:
 
 
 def parse(path: Path) -> dict:
-    return parse_body(tokens(path.read_text()))[0]
+    try:
+        return parse_body(tokens(path.read_text()))[0]
+    except (IndexError, AttributeError):  # ran off the end: an unclosed block, string or heredoc
+        raise ValueError(f"{path}: cannot parse this file") from None
 
 
 # --- the check --------------------------------------------------------------------------------------
@@ -223,11 +229,9 @@ def check(files: list[Path], schema_dir: Path | None = None) -> tuple[str, list[
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         found = []
         for kind, labels, body in parse(path)["blocks"]:
-            if kind not in ("resource", "data", "provider") or not is_aws(labels[0]):
+            if kind not in PREFIX or not is_aws(labels[0]):
                 continue
-            where = {"resource": labels[0], "data": f"data.{labels[0]}", "provider": f"provider.{labels[0]}"}[
-                kind
-            ]
+            where = PREFIX[kind] + labels[0]
             found.append(where)
             types = schema(schema_dir, kind, labels[0])
             if types is None:

@@ -96,8 +96,7 @@ resource "aws_iam_role" "r" {
     { "bogus_in_heredoc" = 1 }
     EOT
   description = "${jsonencode({ a = "}" })} %{ if true }{%{ endif }"
-  path = // a comment
-    "/"
+  path = "/" // a comment {
   bogus = 1
 }
 """,
@@ -111,10 +110,8 @@ resource "aws_iam_role" "r" {
 def deprecate(schema_dir: Path, tmp_path: Path, folder: str, anchor: str) -> Path:
     """A copy of one type's real bindings whose argument at `anchor` is marked @deprecated."""
     copy = tmp_path / "schema"
-    shutil.copy(schema_dir / "package.json", copy / "package.json") if copy.exists() else None
-    if not copy.exists():
-        copy.mkdir()
-        shutil.copy(schema_dir / "package.json", copy / "package.json")
+    (copy / "lib").mkdir(parents=True, exist_ok=True)
+    shutil.copy(schema_dir / "package.json", copy / "package.json")
     shutil.copytree(schema_dir / "lib" / folder, copy / "lib" / folder)
     index = copy / "lib" / folder / "index.d.ts"
     text = index.read_text()

@@ -78,6 +78,7 @@ class Invocation:
     logs: str
     started: float = 0.0
     ended: float = 0.0
+    api_calls: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -255,18 +256,19 @@ class EmulatedAws:
         event = {} if event is None else event
         started = time.time()
         hooked = self.lambda_hook(function.function_name, event) if self.lambda_hook else None
+        calls: list[str] = []
         if hooked is not None:
             result, errored = hooked
             logs = ""
         else:
-            result, errored, logs = self._run(function, event)
+            result, errored, logs, calls = self._run(function, event)
         with self._lock:
             self.invocations.append(
-                Invocation(function.function_name, event, result, errored, logs, started, time.time())
+                Invocation(function.function_name, event, result, errored, logs, started, time.time(), calls)
             )
         return json.dumps(result), errored, logs
 
-    def _run(self, function: LambdaFunction, event: Any) -> tuple[Any, bool, str]:
+    def _run(self, function: LambdaFunction, event: Any) -> tuple[Any, bool, str, list[str]]:
         code_dir = self._code_dir(function.code_bytes)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -302,15 +304,15 @@ class EmulatedAws:
             logs, _ = proc.communicate()
             message = f"Task timed out after {float(function.timeout):.2f} seconds"
             os.unlink(result_file)
-            return {"errorMessage": message, "errorType": "Sandbox.Timedout"}, True, logs
+            return {"errorMessage": message, "errorType": "Sandbox.Timedout"}, True, logs, []
         finally:
             with self._lock:
                 self._running.pop(running, None)
         try:
             with open(result_file) as result_in:
-                result = json.load(result_in)
+                written = json.load(result_in)
         except (OSError, ValueError):
-            return {"errorMessage": logs[-2000:], "errorType": "Runtime.ExitError"}, True, logs
+            return {"errorMessage": logs[-2000:], "errorType": "Runtime.ExitError"}, True, logs, []
         finally:
             os.unlink(result_file)
-        return result, proc.returncode != 0, logs
+        return written["result"], proc.returncode != 0, logs, written["api_calls"]

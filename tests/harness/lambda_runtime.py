@@ -2,8 +2,9 @@
 
     python lambda_runtime.py <code dir> <module.function> <result file>  < event.json
 
-Prints the function's logs to stdout and writes its result, or the runtime's error object
-({"errorMessage", "errorType", "stackTrace"}), as JSON to <result file>.
+Prints the function's logs to stdout and writes to <result file> as JSON {"result": ..., "api_calls":
+[...]}: the function's result, or the runtime's error object ({"errorMessage", "errorType",
+"stackTrace"}), and the AWS API calls it made ("service:Operation").
 """
 
 import importlib
@@ -41,6 +42,17 @@ def main() -> None:
         from botocore.retries import standard
 
         standard.ExponentialBackoff.delay_amount = lambda self, context: 0
+    # Count the function's own AWS API calls (the benchmark reports them per action).
+    from botocore.client import BaseClient
+
+    calls = []
+    make_api_call = BaseClient._make_api_call
+
+    def counted(client, operation_name, api_params):
+        calls.append(f"{client.meta.service_model.service_name}:{operation_name}")
+        return make_api_call(client, operation_name, api_params)
+
+    BaseClient._make_api_call = counted
     event = json.load(sys.stdin)
     try:
         module_name, function_name = handler_name.rsplit(".", 1)
@@ -57,7 +69,7 @@ def main() -> None:
     else:
         exit_code = 0
     with open(result_file, "w") as out:
-        json.dump(result, out)
+        json.dump({"result": result, "api_calls": calls}, out)
     sys.stdout.flush()
     sys.exit(exit_code)
 
