@@ -1,0 +1,182 @@
+"""Benchmark: rotations of N users through the real state machine on the emulated AWS.
+
+Per N it deploys tests/fixtures/bench with Terraform, gives each user a key, runs what the schedule
+runs, and counts from the execution history and the emulated Lambda runtime: state transitions,
+the module's own Lambda invocations, AWS API calls by action, history events; it times the run on
+the emulator and `terraform plan`; and it prices 1,000 rotations at list prices. The reference
+design's figures are derived from its described behaviour (../shared/reference-design.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.harness.aws import EmulatedAws
+from tests.harness.terraform import ROOT, TerraformRoot
+
+# us-east-1 list prices, as published on the AWS pricing pages (read 2026-11-27).
+PRICES = {
+    "state transition": 0.025 / 1000,  # Step Functions Standard
+    "lambda request": 0.20 / 1_000_000,
+    "lambda GB-second": 0.0000166667,  # x86
+    "secret-month": 0.40,  # Secrets Manager, prorated
+    "secrets API call": 0.05 / 10_000,
+}
+PRICE_NOTE = (
+    "Prices: us-east-1 list prices read on 2026-11-27: Step Functions Standard $0.025 per 1,000 state "
+    "transitions; Lambda $0.20 per 1M requests and $0.0000166667 per GB-second (x86, 128 MB, 300 ms assumed "
+    "per invocation); Secrets Manager $0.40 per secret-month (each secret lives cleanup_wait_duration, "
+    "5 minutes) and $0.05 per 10,000 API calls. IAM, STS and SSM Standard parameters cost nothing. Free tiers "
+    "ignored."
+)
+LAMBDA_SECONDS, LAMBDA_GB, SECRET_MONTHS = 0.3, 0.125, 5 / (60 * 24 * 30)
+# The reference CDK construct, per user: a starter Lambda starts one execution per user; the state
+# machine runs RotateCredentials, HandleCredentials, Wait, CleanUp.
+REFERENCE = {
+    "state transitions": 4,
+    "own Lambda invocations": 3,
+    "API calls": {
+        "stepfunctions:StartExecution": 1,
+        "iam:ListAccessKeys": 2,
+        "iam:CreateAccessKey": 1,
+        "secretsmanager:DeleteSecret": 2,
+        "secretsmanager:CreateSecret": 1,
+        "lambda:Invoke (handler)": 1,
+        "iam:DeleteAccessKey": 1,
+    },
+}
+
+
+def cost_per_1000(transitions: float, invocations: float, calls: dict[str, float], handler: float) -> float:
+    secrets_calls = sum(n for action, n in calls.items() if action.startswith("secretsmanager:"))
+    per_user = (
+        transitions * PRICES["state transition"]
+        + (invocations + handler)
+        * (PRICES["lambda request"] + LAMBDA_SECONDS * LAMBDA_GB * PRICES["lambda GB-second"])
+        + SECRET_MONTHS * PRICES["secret-month"]
+        + secrets_calls * PRICES["secrets API call"]
+    )
+    return 1000 * per_user
+
+
+def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
+    name = f"bench{n}"
+    usernames = [f"{name}-u{i:04d}" for i in range(n)]
+    root = TerraformRoot("tests/fixtures/bench", workdir, aws.endpoint)
+    try:
+        outputs = root.apply({"name": name, "usernames": usernames})
+    except Exception as error:  # noqa: BLE001 - reported as the result for this N
+        text = " ".join(str(a) for a in error.args)
+        reason = text[text.find("Error:") :][:300] if "Error:" in text else text[-300:]
+        return {"n": n, "error": " ".join(reason.split())}
+    started = time.monotonic()
+    root.tf.plan()
+    plan_seconds = time.monotonic() - started
+
+    iam = aws.client("iam")
+    for user in usernames:
+        iam.create_access_key(UserName=user)
+    first = len(aws.invocations)
+    started = time.monotonic()
+    (execution,) = aws.run_schedule(name)
+    run_seconds = time.monotonic() - started
+    history = aws.history(execution["executionArn"])
+    invocations = [i for i in aws.invocations[first:] if i.function_name.startswith(f"{name}-")]
+    own = [i for i in invocations if not i.function_name.endswith("-handler")]
+    handler = len(invocations) - len(own)
+    calls = Counter(call for i in own for call in i.api_calls)
+    calls["lambda:Invoke (handler)"] = handler
+    rotated = sum(
+        1 for user in usernames if len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"]) == 1
+    )
+    transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
+    return {
+        "n": n,
+        "status": execution["status"],
+        "rotated": rotated,
+        "state transitions": transitions / n,
+        "own Lambda invocations": len(own) / n,
+        "API calls": {action: count / n for action, count in sorted(calls.items())},
+        "history events": len(history),
+        "run seconds": run_seconds,
+        "plan seconds": plan_seconds,
+        "cost": cost_per_1000(
+            transitions / n, len(own) / n, {a: c / n for a, c in calls.items()}, handler / n
+        ),
+        "outputs": outputs,
+    }
+
+
+def render(results: list[dict]) -> str:
+    reference_calls = sum(REFERENCE["API calls"].values())
+    reference_cost = cost_per_1000(
+        REFERENCE["state transitions"],
+        REFERENCE["own Lambda invocations"],
+        REFERENCE["API calls"],
+        1,
+    )
+    lines = []
+    for r in results:
+        lines.append(f"### N = {r['n']} users")
+        lines.append("")
+        if "error" in r:
+            lines += [f"Not deployable: {r['error']}", ""]
+            continue
+        calls = r["API calls"]
+        lines += [
+            f"Run {r['status']}, {r['rotated']} of {r['n']} users rotated.",
+            "",
+            "| per rotated user | this module | reference design (derived) |",
+            "|---|---|---|",
+            f"| state transitions | {r['state transitions']:.2f} | {REFERENCE['state transitions']} (+1 execution start) |",
+            f"| own Lambda invocations (handler excluded) | {r['own Lambda invocations']:.2f} | {REFERENCE['own Lambda invocations']} |",
+            f"| AWS API calls | {sum(calls.values()):.2f} | {reference_calls} |",
+        ]
+        for action in sorted(set(calls) | set(REFERENCE["API calls"])):
+            lines.append(
+                f"| &nbsp;&nbsp;{action} | {calls.get(action, 0):.2f} | {REFERENCE['API calls'].get(action, 0)} |"
+            )
+        lines += [
+            f"| USD per 1,000 rotations (list prices) | {r['cost']:.4f} | {reference_cost:.4f} |",
+            "",
+            f"- History events of the largest execution: {r['history events']} (Standard limit 25,000).",
+            f"- Wall time of the run on the emulator (measured here, waits skipped): {r['run seconds']:.1f} s.",
+            f"- Wall time of `terraform plan` with {r['n']} users (measured here, emulated AWS): {r['plan seconds']:.1f} s.",
+            "",
+        ]
+    lines.append(PRICE_NOTE)
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    write = "--write" in argv
+    sizes = [int(a) for a in argv if a.isdigit()] or [10, 100, 1000]
+    aws = EmulatedAws().start()
+    results = []
+    try:
+        for n in sizes:
+            with tempfile.TemporaryDirectory(prefix=f"bench-{n}-") as workdir:
+                print(f"N={n}: deploying and rotating...", file=sys.stderr, flush=True)
+                results.append(measure(aws, n, Path(workdir)))
+    finally:
+        aws.stop()
+    report = render(results)
+    print(report)
+    if write:
+        command = "scripts/benchmark " + " ".join(str(n) for n in sizes)
+        (ROOT / "docs" / "benchmarks.md").write_text(
+            "# Benchmarks\n\nProduced by `" + command + "` on a 2-core machine, on the emulated AWS "
+            "(moto; Lambda functions run as local subprocesses; Wait states not slept). Counts are exact; "
+            "times are this machine's, not AWS's.\n\n" + report + "\n"
+        )
+    print(json.dumps([{k: v for k, v in r.items() if k != "outputs"} for r in results]), file=sys.stderr)
+    return 0 if all("error" not in r and r["status"] == "SUCCEEDED" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

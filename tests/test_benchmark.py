@@ -1,0 +1,29 @@
+"""The benchmark command runs (at N=10, as CI does) and the happy path meets its per-user targets."""
+
+import json
+import subprocess
+import sys
+
+from tests.harness.terraform import ROOT
+
+
+def test_benchmark_at_ten_users_meets_the_per_user_targets():
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.benchmark", "10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (result,) = json.loads(proc.stderr.strip().splitlines()[-1])
+    n = result["n"]
+    assert result["status"] == "SUCCEEDED" and result["rotated"] == n
+    # Per rotated user: 4 states, 2 functions and 8 API calls, plus the run's own (ListUsers,
+    # the Map and Report: 3 transitions, 2 functions, 1 API call) shared by all users.
+    assert result["state transitions"] == 4 + 3 / n
+    assert result["own Lambda invocations"] == 2 + 2 / n
+    assert sum(result["API calls"].values()) == 8 + 1 / n
+    assert result["API calls"]["lambda:Invoke (handler)"] == 1
+    assert result["history events"] < 25_000
+    assert "| state transitions | 4.30 |" in proc.stdout
