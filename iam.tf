@@ -1,9 +1,12 @@
-data "aws_iam_policy_document" "lambda_assume" {
+# Who may assume the module's roles: its functions, its state machine, its schedule.
+data "aws_iam_policy_document" "assume" {
+  for_each = toset(["lambda", "states", "events"])
+
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
+      identifiers = ["${each.key}.amazonaws.com"]
     }
   }
 }
@@ -13,7 +16,7 @@ resource "aws_iam_role" "lambda" {
 
   name               = "${var.name}-${each.key}"
   description        = "Role of the ${var.name}-${each.key} Lambda function."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
   tags               = var.tags
 }
 
@@ -125,20 +128,10 @@ resource "aws_iam_role_policy_attachment" "users" {
   policy_arn = aws_iam_policy.users[each.key].arn
 }
 
-data "aws_iam_policy_document" "states_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["states.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "state_machine" {
   name               = "${var.name}-state-machine"
   description        = "Role of the ${var.name} state machine."
-  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["states"].json
   tags               = var.tags
 }
 

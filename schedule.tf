@@ -29,20 +29,10 @@ resource "aws_cloudwatch_event_target" "schedule" {
   }
 }
 
-data "aws_iam_policy_document" "events_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "schedule" {
   name               = "${var.name}-schedule"
   description        = "Lets the ${var.name} schedule start the state machine."
-  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["events"].json
   tags               = var.tags
 }
 

@@ -73,7 +73,7 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
     except Exception as error:  # noqa: BLE001 - reported as the result for this N
         text = " ".join(str(a) for a in error.args)
         reason = text[text.find("Error:") :][:300] if "Error:" in text else text[-300:]
-        return {"n": n, "error": " ".join(reason.split())}
+        return {"n": n, "error": " ".join(reason.translate({ord(c): " " for c in "│├─╷╵"}).split())}
     started = time.monotonic()
     root.tf.plan()
     plan_seconds = time.monotonic() - started

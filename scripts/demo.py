@@ -76,12 +76,9 @@ def table(rows: list[list[str]]) -> str:
 
 
 def summary(aws: EmulatedAws, before: dict, execution: dict, first_invocation: int) -> str:
-    iam = aws.client("iam")
     rows = [["user", "old key id", "new key id", "result", "duration"]]
     for user in USERS:
-        after = {
-            k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
-        }
+        after = aws.access_keys(user)
         active = [k for k, status in after.items() if status == "Active"]
         mine = [
             i
@@ -103,13 +100,7 @@ def summary(aws: EmulatedAws, before: dict, execution: dict, first_invocation: i
 
 
 def rotate(aws: EmulatedAws, title: str) -> dict:
-    iam = aws.client("iam")
-    before = {
-        user: {
-            k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
-        }
-        for user in USERS
-    }
+    before = {user: aws.access_keys(user) for user in USERS}
     say(title)
     first = len(aws.invocations)
     targets = aws.client("events").list_targets_by_rule(Rule=NAME)["Targets"]

@@ -8,6 +8,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "lambda"))
 
 from tests.harness.aws import EmulatedAws  # noqa: E402
+from tests.harness.third_party import ThirdParty  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +24,11 @@ def emulated_aws():
 def aws(emulated_aws):
     emulated_aws.configure()
     return emulated_aws
+
+
+@pytest.fixture(scope="module")
+def third_party():
+    """The trusted third party the example handlers POST each new key to."""
+    server = ThirdParty()
+    yield server
+    server.stop()

@@ -6,16 +6,8 @@ import json
 import pytest
 
 from tests.harness.terraform import TerraformRoot
-from tests.harness.third_party import ThirdParty
 
 USERS = ["homer", "marge", "ned"]
-
-
-@pytest.fixture(scope="module")
-def third_party():
-    server = ThirdParty()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +15,6 @@ def stack(aws, third_party, tmp_path_factory):
     root = TerraformRoot("examples/basic", tmp_path_factory.mktemp("basic"), aws.endpoint)
     outputs = root.apply({"lambda_runtime": "python3.8", "third_party_url": third_party.url})
     return root, outputs
-
-
-def active_keys(aws, username):
-    keys = aws.client("iam").list_access_keys(UserName=username)["AccessKeyMetadata"]
-    return {k["AccessKeyId"]: k["Status"] for k in keys}
 
 
 def real_secret(aws, username, access_key_id):
@@ -47,7 +34,7 @@ def test_scheduled_run_rotates_every_user_and_hands_off_the_new_key(aws, stack, 
 
     assert execution["status"] == "SUCCEEDED", execution
     for user in USERS:
-        keys = active_keys(aws, user)
+        keys = aws.access_keys(user)
         assert len(keys) == 1 and set(keys.values()) == {"Active"}, (user, keys)
         (new_id,) = keys
         assert new_id != old.get(user)
@@ -78,12 +65,12 @@ def test_scheduled_run_rotates_every_user_and_hands_off_the_new_key(aws, stack, 
 
 def test_on_demand_run_rotates_one_user_and_leaves_the_others_alone(aws, stack, third_party):
     _, outputs = stack
-    before = {user: active_keys(aws, user) for user in USERS}
+    before = {user: aws.access_keys(user) for user in USERS}
 
     execution = aws.run_execution(outputs["state_machine_arn"], {"username": "marge"})
 
     assert execution["status"] == "SUCCEEDED", execution
-    after = {user: active_keys(aws, user) for user in USERS}
+    after = {user: aws.access_keys(user) for user in USERS}
     assert after["homer"] == before["homer"] and after["ned"] == before["ned"]
     (new_id,) = after["marge"]
     assert new_id not in before["marge"]
@@ -92,14 +79,14 @@ def test_on_demand_run_rotates_one_user_and_leaves_the_others_alone(aws, stack, 
 
 def test_unlisted_user_is_refused_and_nothing_changes(aws, stack):
     _, outputs = stack
-    before = {user: active_keys(aws, user) for user in USERS}
+    before = {user: aws.access_keys(user) for user in USERS}
 
     execution = aws.run_execution(outputs["state_machine_arn"], {"username": "bart"})
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "UserNotListedError"
     assert "'bart' is not in the users list" in execution["cause"]
-    assert {user: active_keys(aws, user) for user in USERS} == before
+    assert {user: aws.access_keys(user) for user in USERS} == before
 
 
 def test_state_machine_may_invoke_only_the_module_functions_and_the_handler(aws, stack):
@@ -120,3 +107,14 @@ def test_state_machine_may_invoke_only_the_module_functions_and_the_handler(aws,
     iterator = definition["States"]["RotateEachUser"]["Iterator"]["States"]
     assert iterator["WaitBeforeCleanup"]["Seconds"] == 300
     assert iterator["HandleCredentials"]["Resource"] == prefix + "handler"
+
+
+def test_a_second_plan_after_apply_changes_nothing(stack):
+    root, _ = stack
+    plan = root.plan()  # with the variables of the apply
+    changes = {
+        address: change["change"]["actions"]
+        for address, change in plan.resource_changes.items()
+        if change["change"]["actions"] not in (["no-op"], ["read"])
+    }
+    assert changes == {}

@@ -6,29 +6,14 @@ import json
 import pytest
 
 from tests.harness.terraform import TerraformRoot
-from tests.harness.third_party import ThirdParty
 
 USERS = ["ci-deployer", "ci-publisher", "reporting"]
-
-
-@pytest.fixture(scope="module")
-def third_party():
-    server = ThirdParty()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
 def stack(aws, third_party, tmp_path_factory):
     root = TerraformRoot("examples/complete", tmp_path_factory.mktemp("complete"), aws.endpoint)
     return root.apply({"lambda_runtime": "python3.8", "third_party_url": third_party.url})
-
-
-def keys(aws, user):
-    return {
-        k["AccessKeyId"]: k["Status"]
-        for k in aws.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
-    }
 
 
 def test_scheduled_rotation_with_kms_deactivate_and_metadata(aws, stack, third_party):
@@ -54,7 +39,7 @@ def test_scheduled_rotation_with_kms_deactivate_and_metadata(aws, stack, third_p
     assert execution["status"] == "SUCCEEDED", execution
     for user in USERS:
         new = third_party.latest(user)["AccessKeyId"]
-        assert keys(aws, user) == {old[user]: "Inactive", new: "Active"}
+        assert aws.access_keys(user) == {old[user]: "Inactive", new: "Active"}
         assert encryption[user] == stack["kms_key_arn"]
     assert third_party.latest("ci-deployer")["metadata"] == "ci=circleci;context=deploy-prod"
     assert third_party.latest("reporting")["metadata"] is None

@@ -8,17 +8,9 @@ import threading
 import pytest
 
 from tests.harness.terraform import TerraformRoot
-from tests.harness.third_party import ThirdParty
 
 LISTED = ["ok-1", "ok-2", "ok-3", "pathy", "raises", "slow", "ghost", "two-active", "one-inactive"]
 USERS = {u: "/" for u in LISTED if u != "ghost"} | {"pathy": "/team/", "undo-1": "/"}
-
-
-@pytest.fixture(scope="module")
-def third_party():
-    server = ThirdParty()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -53,23 +45,16 @@ def clean_slate(aws, third_party):
         assert secret not in histories, "a secret access key reached the execution history"
 
 
-def keys(aws, user):
-    return {
-        k["AccessKeyId"]: k["Status"]
-        for k in aws.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
-    }
-
-
 def give_keys(aws, user, active=1, inactive=0):
     iam = aws.client("iam")
-    for key_id in keys(aws, user):
+    for key_id in aws.access_keys(user):
         iam.delete_access_key(UserName=user, AccessKeyId=key_id)
     made = [
         iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"] for _ in range(active + inactive)
     ]
     for key_id in made[active:]:
         iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")
-    return keys(aws, user)
+    return aws.access_keys(user)
 
 
 def run(aws, stack, executions, payload, machine="state_machine_arn"):
@@ -79,7 +64,7 @@ def run(aws, stack, executions, payload, machine="state_machine_arn"):
 
 
 def assert_rotated(aws, third_party, user, before):
-    after = keys(aws, user)
+    after = aws.access_keys(user)
     assert len(after) == 1 and list(after.values()) == ["Active"], (user, after)
     (new_id,) = after
     assert new_id not in before
@@ -107,7 +92,7 @@ def test_one_users_failure_is_isolated_and_the_run_fails_naming_each(aws, stack,
         assert_rotated(aws, third_party, user, before[user])
     # The third party's key is untouched wherever the hand-off did not happen.
     for user in ["raises", "slow", "two-active"]:
-        assert keys(aws, user) == before[user], user
+        assert aws.access_keys(user) == before[user], user
 
 
 def test_a_crash_between_key_creation_and_storage_is_resumed_on_retry(aws, stack, third_party, clean_slate):
@@ -141,10 +126,10 @@ def test_each_step_run_twice_after_success_does_the_work_once(aws, stack, third_
     }
     first = invoke("rotate", {"username": "ok-2", "rotation": rotation})
     assert invoke("rotate", {"username": "ok-2", "rotation": rotation}) == first
-    assert keys(aws, "ok-2") == {old: "Active", first["newAccessKeyId"]: "Active"}
+    assert aws.access_keys("ok-2") == {old: "Active", first["newAccessKeyId"]: "Active"}
     for _ in range(2):
         invoke("cleanup", first)
-    assert keys(aws, "ok-2") == {first["newAccessKeyId"]: "Active"}
+    assert aws.access_keys("ok-2") == {first["newAccessKeyId"]: "Active"}
 
 
 def test_a_second_run_leaves_a_user_alone_while_another_rotates_it(aws, stack, third_party, clean_slate):
@@ -184,7 +169,7 @@ def test_deactivate_keeps_an_undo_key_for_one_period_and_a_retried_event_rotates
     clean_slate.append(period_1["executionArn"])
     assert period_1["status"] == "SUCCEEDED", period_1
     k1 = third_party.latest("undo-1")["AccessKeyId"]
-    assert keys(aws, "undo-1") == {k0: "Inactive", k1: "Active"}
+    assert aws.access_keys("undo-1") == {k0: "Inactive", k1: "Active"}
 
     # EventBridge delivers the same scheduled event again: nothing is rotated twice.
     event_time = json.loads(period_1["input"])["scheduledTime"]
@@ -192,13 +177,13 @@ def test_deactivate_keeps_an_undo_key_for_one_period_and_a_retried_event_rotates
     clean_slate.append(retry["executionArn"])
     assert retry["status"] == "SUCCEEDED"
     assert json.loads(retry["output"])["skipped"] == ["undo-1"]
-    assert keys(aws, "undo-1") == {k0: "Inactive", k1: "Active"}
+    assert aws.access_keys("undo-1") == {k0: "Inactive", k1: "Active"}
 
     (period_2,) = aws.run_schedule("faults-deactivate")
     clean_slate.append(period_2["executionArn"])
     assert period_2["status"] == "SUCCEEDED", period_2
     k2 = third_party.latest("undo-1")["AccessKeyId"]
-    assert keys(aws, "undo-1") == {k1: "Inactive", k2: "Active"}
+    assert aws.access_keys("undo-1") == {k1: "Inactive", k2: "Active"}
 
 
 def test_throttled_iam_calls_are_retried(aws, stack, third_party, clean_slate):
@@ -227,7 +212,7 @@ def test_create_access_key_throttled_for_good_changes_nothing(aws, stack, third_
         "ok-1 (ClientError: An error occurred (Throttling) when calling the CreateAccessKey operation"
         " (reached max retries: 8): Rate exceeded)" in json.loads(execution["cause"])["errorMessage"]
     )
-    assert keys(aws, "ok-1") == before
+    assert aws.access_keys("ok-1") == before
 
 
 def test_delete_access_key_throttled_for_good_after_hand_off_keeps_both_keys(
@@ -241,7 +226,7 @@ def test_delete_access_key_throttled_for_good_after_hand_off_keeps_both_keys(
     assert execution["status"] == "FAILED"
     new = third_party.latest("ok-2")["AccessKeyId"]
     # Never roll back after the hand-off: the third party has the new key; the old one is left.
-    assert keys(aws, "ok-2") == {old: "Active", new: "Active"}
+    assert aws.access_keys("ok-2") == {old: "Active", new: "Active"}
     cause = json.loads(execution["cause"])["errorMessage"]
     assert f'The third party has the new key {new}; the old keys ["{old}"]' in cause
     aws.faults.clear()
@@ -270,7 +255,7 @@ def test_a_new_key_aws_never_accepts_is_rolled_back(aws, stack, third_party, cle
         "ok-1 (KeyNotUsableError: AWS still refused the new key"
         in json.loads(execution["cause"])["errorMessage"]
     )
-    assert keys(aws, "ok-1") == before
+    assert aws.access_keys("ok-1") == before
     assert len(third_party.deliveries) == deliveries
 
 

@@ -145,6 +145,11 @@ class EmulatedAws:
             aws_secret_access_key=credentials.get("aws_secret_access_key", "testing"),
         )
 
+    def access_keys(self, username: str) -> dict[str, str]:
+        """The user's access keys: id -> status."""
+        keys = self.client("iam").list_access_keys(UserName=username)["AccessKeyMetadata"]
+        return {k["AccessKeyId"]: k["Status"] for k in keys}
+
     def moto_iam_user(self, username: str) -> Any:
         """moto's own record of a user, to compare delivered secrets with the real ones."""
         from moto.iam.models import iam_backends

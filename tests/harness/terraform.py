@@ -89,9 +89,10 @@ class TerraformRoot:
         self.tf.execute_command("init", "-input=false", "-no-color", "-lockfile=readonly")
 
     def _write_vars(self, variables: dict[str, Any] | None) -> None:
-        # A *.auto.tfvars.json file carries any variable type to plan and apply alike.
-        var_file = self.dir / "test.auto.tfvars.json"
-        var_file.write_text(json.dumps(variables or {}))
+        """A *.auto.tfvars.json file carries any variable type to plan and apply alike; None keeps
+        the last variables (a plan after an apply)."""
+        if variables is not None:
+            (self.dir / "test.auto.tfvars.json").write_text(json.dumps(variables))
 
     def plan(self, variables: dict[str, Any] | None = None) -> tftest.TerraformPlanOutput:
         self._write_vars(variables)
