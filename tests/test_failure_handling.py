@@ -76,7 +76,7 @@ def test_one_users_failure_is_isolated_and_the_run_fails_naming_each(aws, stack,
     before["two-active"] = give_keys(aws, "two-active", active=2)
     before["one-inactive"] = give_keys(aws, "one-inactive", active=1, inactive=1)
     third_party.fail_for.add("raises")
-    third_party.delay_for["slow"] = 6  # longer than the handler's 3 s timeout
+    third_party.delay_for["slow"] = 20  # longer than the handler's 10 s timeout
 
     execution = run(aws, stack, clean_slate, {})
 
@@ -85,7 +85,7 @@ def test_one_users_failure_is_isolated_and_the_run_fails_naming_each(aws, stack,
     cause = json.loads(execution["cause"])["errorMessage"]
     assert cause.startswith("4 of 9 users not rotated: ")
     assert "raises (HTTPError: HTTP Error 500: Internal Server Error)" in cause
-    assert "slow (Sandbox.Timedout: Task timed out after 3.00 seconds)" in cause
+    assert "slow (Sandbox.Timedout: Task timed out after 10.00 seconds)" in cause
     assert "ghost (NoSuchEntityException: " in cause and "ghost cannot be found" in cause
     assert "two-active (TwoActiveKeysError: User two-active has two active access keys" in cause
     for user in ["ok-1", "ok-2", "ok-3", "pathy", "one-inactive"]:
