@@ -11,7 +11,7 @@ variable "name" {
 }
 
 variable "users" {
-  description = "The existing IAM users whose access keys are rotated. `metadata` is an optional free string passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it short and not secret."
+  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it short and not secret."
   type = list(object({
     username = string
     metadata = optional(string)
