@@ -72,8 +72,9 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
         outputs = root.apply({"name": name, "usernames": usernames})
     except Exception as error:  # noqa: BLE001 - reported as the result for this N
         text = " ".join(str(a) for a in error.args)
-        reason = text[text.find("Error:") :][:300] if "Error:" in text else text[-300:]
-        return {"n": n, "error": " ".join(reason.translate({ord(c): " " for c in "│├─╷╵"}).split())}
+        reason = text[text.find("Error:") :][:700] if "Error:" in text else text[-700:]
+        reason = " ".join(reason.translate({ord(c): " " for c in "│├─╷╵"}).split())
+        return {"n": n, "error": reason.split(" This was checked")[0]}
     started = time.monotonic()
     root.tf.plan()
     plan_seconds = time.monotonic() - started
