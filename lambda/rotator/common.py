@@ -81,15 +81,20 @@ def keys_created_by(iam: Any, username: str, record: dict) -> list[str]:
     ]
 
 
-def discard(iam: Any, secrets: Any, username: str, name: str, key_ids: list[str]) -> None:
-    """Undoes a rotation that did not hand its key off: deletes the keys it created, then its
-    secret. Safe to repeat."""
+def delete_keys(iam: Any, username: str, key_ids: list[str]) -> None:
+    """Deletes the keys; one already gone is fine. Safe to repeat."""
     for key_id in key_ids:
         try:
             iam.delete_access_key(UserName=username, AccessKeyId=key_id)
         except ClientError as error:
             if error_code(error) != "NoSuchEntity":
                 raise
+
+
+def discard(iam: Any, secrets: Any, username: str, name: str, key_ids: list[str]) -> None:
+    """Undoes a rotation that did not hand its key off: deletes the keys it created, then its
+    secret. Safe to repeat."""
+    delete_keys(iam, username, key_ids)
     delete_secret(secrets, name)
 
 

@@ -23,6 +23,7 @@ from rotator.common import (
     StaleRotationError,
     TwoActiveKeysError,
     client,
+    delete_keys,
     discard,
     error_code,
     keys_created_by,
@@ -56,9 +57,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         else:
             if "AccessKeyId" not in record:
                 # An earlier attempt died between creating its key and storing it: nobody has that key.
-                for key_id in keys_created_by(iam, username, record):
-                    iam.delete_access_key(UserName=username, AccessKeyId=key_id)
-                    log_event(_log, "unstored key deleted", username=username, access_key_id=key_id)
+                unstored = keys_created_by(iam, username, record)
+                delete_keys(iam, username, unstored)
+                log_event(_log, "unstored keys deleted", username=username, access_key_ids=unstored)
             keys = iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
         if record.get("AccessKeyId") not in {k["AccessKeyId"] for k in keys}:
             record.pop("AccessKeyId", None)
