@@ -74,7 +74,8 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
         text = " ".join(str(a) for a in error.args)
         reason = text[text.find("Error:") :][:700] if "Error:" in text else text[-700:]
         reason = " ".join(reason.translate({ord(c): " " for c in "│├─╷╵"}).split())
-        return {"n": n, "error": reason.split(" This was checked")[0]}
+        first = reason.split(" This was checked")[0].split(" Error: ")[0]  # Terraform says it twice
+        return {"n": n, "error": first}
     started = time.monotonic()
     root.tf.plan()
     plan_seconds = time.monotonic() - started
