@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.aws import EmulatedAws, Invocation, next_whole_second, target_input
+from tests.harness.aws import EmulatedAws, Invocation
 from tests.harness.terraform import TerraformRoot
 from tests.harness.third_party import ThirdParty
 
@@ -103,9 +103,7 @@ def rotate(aws: EmulatedAws, title: str) -> dict:
     before = {user: aws.access_keys(user) for user in USERS}
     say(title)
     first = len(aws.invocations)
-    targets = aws.client("events").list_targets_by_rule(Rule=NAME)["Targets"]
-    event = {"time": next_whole_second()}
-    arn = aws.start_execution(targets[0]["Arn"], target_input(targets[0], event))
+    (arn,) = aws.fire_schedule(NAME)
     execution = watch(aws, arn, 600)
     say(summary(aws, before, execution, first))
     if execution["status"] == "FAILED":

@@ -195,10 +195,10 @@ class EmulatedAws:
             if not token:
                 return events
 
-    def run_schedule(self, rule_name: str, event_time: str | None = None) -> list[dict]:
+    def fire_schedule(self, rule_name: str, event_time: str | None = None) -> list[str]:
         """Does what EventBridge does when the rule fires (moto never fires schedules): starts
         each target with its input, or with its input transformer applied to the scheduled event.
-        Returns the described executions once they end."""
+        Returns the started executions' ARNs."""
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -211,8 +211,11 @@ class EmulatedAws:
             "detail": {},
         }
         targets = self.client("events").list_targets_by_rule(Rule=rule_name)["Targets"]
-        started = [self.start_execution(t["Arn"], target_input(t, event)) for t in targets]
-        return [self.wait_execution(arn) for arn in started]
+        return [self.start_execution(t["Arn"], target_input(t, event)) for t in targets]
+
+    def run_schedule(self, rule_name: str, event_time: str | None = None) -> list[dict]:
+        """fire_schedule(), then the described executions once they end."""
+        return [self.wait_execution(arn) for arn in self.fire_schedule(rule_name, event_time)]
 
     # --- patches ----------------------------------------------------------------------
 
