@@ -18,6 +18,13 @@ resource "aws_iam_role" "lambda" {
   description        = "Role of the ${var.name}-${each.key} Lambda function."
   assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
   tags               = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(distinct(local.user_policy_chunk)) <= 10
+      error_message = "users: naming the ${length(var.users)} users' ARNs takes ${length(distinct(local.user_policy_chunk))} managed policies per function, over the 10 an IAM role holds. Set user_tag_key (for example \"iam-credentials-rotator\") and tag each listed user with it and the value \"${var.name}\"."
+    }
+  }
 }
 
 # Every function writes its own log group, and only that.
@@ -34,8 +41,23 @@ data "aws_iam_policy_document" "lambda" {
     for_each = each.key == "list-users" ? [1] : []
     content {
       sid       = "ReadUsersList"
-      actions   = ["ssm:GetParameter"]
-      resources = [local.users_parameter_arn]
+      actions   = ["ssm:GetParametersByPath", "ssm:GetParameters"]
+      resources = [local.users_parameter_arn, "${local.users_parameter_arn}/*"]
+    }
+  }
+
+  # With user_tag_key, the users' keys are reached through their tag instead of their ARNs.
+  dynamic "statement" {
+    for_each = var.user_tag_key != null && length(each.value.iam_actions) > 0 ? [1] : []
+    content {
+      sid       = "TaggedUsersKeys"
+      actions   = each.value.iam_actions
+      resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
+      condition {
+        test     = "StringEquals"
+        variable = "iam:ResourceTag/${var.user_tag_key}"
+        values   = [var.name]
+      }
     }
   }
 
@@ -88,16 +110,16 @@ locals {
   # budget + one user's ARNs (at most 270) + the statement around them (about 150).
   user_policy_budget = 5500
   user_arn_chars     = [for pair in local.user_arns : length(join("", pair)) + 6]
-  user_chunk = [
+  user_policy_chunk = [
     for i in range(length(local.user_arns)) :
     floor(sum(concat([0], slice(local.user_arn_chars, 0, i + 1))) / local.user_policy_budget)
   ]
   user_policies = merge([
     for function, f in local.functions : {
-      for chunk in distinct(local.user_chunk) : "${function}-users-${chunk}" => {
+      for chunk in distinct(local.user_policy_chunk) : "${function}-users-${chunk}" => {
         function  = function
         actions   = f.iam_actions
-        resources = flatten([for i, pair in local.user_arns : pair if local.user_chunk[i] == chunk])
+        resources = flatten([for i, pair in local.user_arns : pair if local.user_policy_chunk[i] == chunk])
       }
     } if length(f.iam_actions) > 0
   ]...)
@@ -140,6 +162,26 @@ data "aws_iam_policy_document" "state_machine" {
     sid       = "InvokeRotatorAndHandler"
     actions   = ["lambda:InvokeFunction"]
     resources = concat([for f in aws_lambda_function.this : f.arn], [var.credentials_handler_arn])
+  }
+
+  # Each batch of users runs as a child execution, started and awaited (.sync) by the run.
+  statement {
+    sid       = "RunBatches"
+    actions   = ["states:StartExecution"]
+    resources = [local.batch_machine_arn]
+  }
+
+  statement {
+    sid       = "AwaitBatches"
+    actions   = ["states:DescribeExecution", "states:StopExecution"]
+    resources = [local.batch_runs_arn]
+  }
+
+  # The rule Step Functions manages to learn when a .sync child execution ends.
+  statement {
+    sid       = "AwaitBatchesRule"
+    actions   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+    resources = ["arn:${local.partition}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"]
   }
 
   # Vended log delivery: these actions do not support resource-level permissions.

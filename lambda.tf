@@ -5,9 +5,9 @@ locals {
   functions = {
     list-users = {
       handler        = "rotator.list_users.handler"
-      description    = "Selects the users a rotation run rotates."
-      timeout        = 30
-      environment    = { USERS_PARAMETER_NAME = aws_ssm_parameter.users.name }
+      description    = "Selects the users a rotation run rotates, in batches, and loads each batch's users."
+      timeout        = 60
+      environment    = { USERS_PARAMETER_PATH = local.users_parameter_path, BATCH_SIZE = tostring(local.batch_size) }
       iam_actions    = []
       secret_actions = []
       kms_actions    = []
@@ -45,7 +45,7 @@ locals {
     }
     report = {
       handler        = "rotator.report.handler"
-      description    = "Fails the run, naming each failed user and why, when any user failed."
+      description    = "Fails a batch, and the run, naming each failed user and why, when any user failed."
       timeout        = 30
       environment    = {}
       iam_actions    = []

@@ -12,39 +12,65 @@ locals {
   verify_seconds   = tonumber(substr(var.key_verification_timeout, 0, length(var.key_verification_timeout) - 1)) * local.duration_seconds[substr(var.key_verification_timeout, -1, 1)]
   cleanup_seconds  = tonumber(substr(var.cleanup_wait_duration, 0, length(var.cleanup_wait_duration) - 1)) * local.duration_seconds[substr(var.cleanup_wait_duration, -1, 1)]
 
-  # The stored list: metadata only where set, so a user without metadata costs no "null".
-  users_json  = jsonencode([for u in var.users : merge({ username = u.username }, u.metadata == null ? {} : { metadata = u.metadata })])
-  users_b64   = base64encode(local.users_json)
-  users_bytes = length(local.users_b64) / 4 * 3 - length(regexall("=", local.users_b64))
+  # The users list is stored in Standard SSM parameters of at most 4096 bytes each, one JSON array
+  # per parameter. A user goes into the chunk where its item ends (prefix sums of the items' bytes),
+  # so a chunk holds less than the budget plus one item: below 4096 with the brackets.
+  # Metadata only where set, so a user without it costs no "null".
+  user_items       = [for u in var.users : jsonencode(merge({ username = u.username }, u.metadata == null ? {} : { metadata = u.metadata }))]
+  user_items_b64   = [for item in local.user_items : base64encode(item)]
+  user_item_bytes  = [for b64 in local.user_items_b64 : length(b64) / 4 * 3 - length(regexall("=", b64)) + 1] # with its comma
+  users_chunk_size = 4094 - max(concat([0], local.user_item_bytes)...)
+  user_list_chunk = [
+    for i in range(length(var.users)) :
+    floor(sum(concat([0], slice(local.user_item_bytes, 0, i + 1))) / local.users_chunk_size)
+  ]
+  users_chunks = {
+    for chunk in distinct(local.user_list_chunk) : format("%03d", chunk) => {
+      json  = "[${join(",", [for i, item in local.user_items : item if local.user_list_chunk[i] == chunk])}]"
+      bytes = 1 + sum([for i, bytes in local.user_item_bytes : bytes if local.user_list_chunk[i] == chunk])
+    }
+  }
+  users_parameter_path = "/${var.name}/users"
+
+  # Each child execution rotates a batch of users: about 100, a multiple of max_concurrency so
+  # that no batch ends with a part-full wave.
+  batch_size = var.max_concurrency * ceil(100 / var.max_concurrency)
+  # Every user keeps its slot for cleanup_wait_duration, so a run takes at least this long.
+  run_seconds = ceil(length(var.users) / var.max_concurrency) * local.cleanup_seconds
 
   secret_name_prefix = "${var.name}/"
 
   # Exactly the listed users, with or without an IAM path: IAM accepts no pattern that covers
-  # both user/<name> and user/<path>/<name>, so each user takes two ARNs.
-  user_arns = [for u in var.users : [
+  # both user/<name> and user/<path>/<name>, so each user takes two ARNs. Unused with user_tag_key.
+  user_arns = var.user_tag_key != null ? [] : [for u in var.users : [
     "arn:${local.partition}:iam::${local.account_id}:user/${u.username}",
     "arn:${local.partition}:iam::${local.account_id}:user/*/${u.username}",
   ]]
   secrets_arn = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${local.secret_name_prefix}*"
   # Built rather than read from the resources, so that plans show the policies in full.
-  users_parameter_arn = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${var.name}/users"
+  users_parameter_arn = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${local.users_parameter_path}"
   log_group_arn       = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group"
   executions_arn      = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${var.name}:*"
+  batch_machine_name  = "${var.name}-batch"
+  batch_machine_arn   = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.batch_machine_name}"
+  batch_runs_arn      = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.batch_machine_name}:*"
 }
 
 resource "aws_ssm_parameter" "users" {
   # checkov:skip=CKV2_AWS_34: holds only usernames and metadata documented as not secret; String keeps the list readable in plans
-  name        = "/${var.name}/users" # keep in step with local.users_parameter_arn
-  description = "Users whose access keys ${var.name} rotates (managed by Terraform)."
+  for_each = local.users_chunks
+
+  name        = "${local.users_parameter_path}/${each.key}" # keep under local.users_parameter_arn
+  description = "Users whose access keys ${var.name} rotates, part ${each.key} (managed by Terraform)."
   type        = "String"
   tier        = "Standard"
-  value       = local.users_json
+  value       = each.value.json
   tags        = var.tags
 
   lifecycle {
     precondition {
-      condition     = local.users_bytes <= 4096
-      error_message = "users: the list encodes to ${local.users_bytes} bytes, over the 4096 bytes a Standard SSM parameter holds. Shorten or drop metadata, or split the users across two module instances with different names."
+      condition     = each.value.bytes <= 4096
+      error_message = "users: part ${each.key} of the list encodes to ${each.value.bytes} bytes, over the 4096 bytes a Standard SSM parameter holds."
     }
   }
 }

@@ -3,9 +3,14 @@ output "state_machine_arn" {
   value       = aws_sfn_state_machine.this.arn
 }
 
-output "users_parameter_name" {
-  description = "Name of the SSM parameter that holds the users list (JSON)."
-  value       = aws_ssm_parameter.users.name
+output "users_parameter_path" {
+  description = "SSM parameter path under which the users list is stored, as JSON arrays in Standard parameters of at most 4096 bytes (read them with GetParametersByPath)."
+  value       = local.users_parameter_path
+}
+
+output "batch_state_machine_arn" {
+  description = "ARN of the state machine whose executions each rotate one batch of users; started by the rotation state machine, not by hand."
+  value       = aws_sfn_state_machine.batch.arn
 }
 
 output "secret_name_prefix" {

@@ -1,20 +1,25 @@
 locals {
-  # The template stays valid JSON, so numbers are templated as strings and unquoted here.
-  definition = replace(
-    templatefile("${path.module}/statemachine/rotation.asl.json", {
-      users_parameter_name    = aws_ssm_parameter.users.name
-      list_users_function_arn = aws_lambda_function.this["list-users"].arn
-      rotate_function_arn     = aws_lambda_function.this["rotate"].arn
-      cleanup_function_arn    = aws_lambda_function.this["cleanup"].arn
-      rollback_function_arn   = aws_lambda_function.this["rollback"].arn
-      report_function_arn     = aws_lambda_function.this["report"].arn
-      credentials_handler_arn = var.credentials_handler_arn
-      cleanup_wait_seconds    = local.cleanup_seconds
-      max_concurrency         = var.max_concurrency
-    }),
-    "/\"(Seconds|MaxConcurrency)\": \"([0-9]+)\"/",
-    "\"$1\": $2"
-  )
+  # The templates stay valid JSON, so numbers are templated as strings and unquoted here.
+  definitions = {
+    for machine in ["rotation", "batch"] : machine => replace(
+      templatefile("${path.module}/statemachine/${machine}.asl.json", {
+        name                    = var.name
+        partition               = local.partition
+        users_parameter_path    = local.users_parameter_path
+        batch_state_machine_arn = local.batch_machine_arn
+        list_users_function_arn = aws_lambda_function.this["list-users"].arn
+        rotate_function_arn     = aws_lambda_function.this["rotate"].arn
+        cleanup_function_arn    = aws_lambda_function.this["cleanup"].arn
+        rollback_function_arn   = aws_lambda_function.this["rollback"].arn
+        report_function_arn     = aws_lambda_function.this["report"].arn
+        credentials_handler_arn = var.credentials_handler_arn
+        cleanup_wait_seconds    = local.cleanup_seconds
+        max_concurrency         = var.max_concurrency
+      }),
+      "/\"(Seconds|MaxConcurrency)\": \"([0-9]+)\"/",
+      "\"$1\": $2"
+    )
+  }
 }
 
 resource "aws_cloudwatch_log_group" "state_machine" {
@@ -29,13 +34,37 @@ resource "aws_sfn_state_machine" "this" {
   # checkov:skip=CKV_AWS_284: the execution history records each state's timing and errors; X-Ray would add xray:* on "*" for no more information
   name       = var.name
   role_arn   = aws_iam_role.state_machine.arn
-  definition = local.definition
+  definition = local.definitions["rotation"]
   tags       = var.tags
 
   logging_configuration {
     log_destination = "${aws_cloudwatch_log_group.state_machine.arn}:*"
     level           = "ERROR"
     # Execution data would copy state inputs and outputs into the logs; keep them out.
+    include_execution_data = false
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.run_seconds < local.schedule_seconds
+      error_message = "users: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds (${var.max_concurrency} users at a time, each for cleanup_wait_duration \"${var.cleanup_wait_duration}\" at least), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Raise max_concurrency (at most 40), shorten cleanup_wait_duration or lengthen schedule_duration."
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.state_machine, aws_sfn_state_machine.batch, aws_ssm_parameter.users]
+}
+
+resource "aws_sfn_state_machine" "batch" {
+  # checkov:skip=CKV_AWS_285: execution data would copy state inputs and outputs into the logs; the module keeps them out
+  # checkov:skip=CKV_AWS_284: the execution history records each state's timing and errors; X-Ray would add xray:* on "*" for no more information
+  name       = local.batch_machine_name
+  role_arn   = aws_iam_role.state_machine.arn
+  definition = local.definitions["batch"]
+  tags       = var.tags
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+    level                  = "ERROR"
     include_execution_data = false
   }
 

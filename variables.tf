@@ -11,7 +11,7 @@ variable "name" {
 }
 
 variable "users" {
-  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it short and not secret."
+  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string (at most 256 characters) passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it not secret. At most 1000 users; beyond about 150, set `user_tag_key`."
   type = list(object({
     username = string
     metadata = optional(string)
@@ -21,6 +21,16 @@ variable "users" {
   validation {
     condition     = alltrue([for u in var.users : can(regex("^[\\w+=,.@-]{1,64}$", u.username))])
     error_message = "users: every username must be a valid IAM user name, 1 to 64 characters from letters, digits and _+=,.@- ; these are not: ${join(", ", [for u in var.users : jsonencode(u.username) if !can(regex("^[\\w+=,.@-]{1,64}$", u.username))])}."
+  }
+
+  validation {
+    condition     = length(var.users) <= 1000
+    error_message = "users: at most 1000 users per module instance (the size the module is tested at); got ${length(var.users)}. Split them across module instances with different names."
+  }
+
+  validation {
+    condition     = alltrue([for u in var.users : u.metadata == null || try(length(u.metadata) <= 256, false)])
+    error_message = "users: metadata is at most 256 characters; too long for: ${join(", ", [for u in var.users : u.username if u.metadata != null && try(length(u.metadata) > 256, true)])}."
   }
 
   validation {
@@ -175,5 +185,16 @@ variable "kms_key_arn" {
   validation {
     condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
     error_message = "kms_key_arn must be a KMS key ARN, such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (use aws_kms_key.<name>.arn, not an alias or key id); got \"${coalesce(var.kms_key_arn, "null")}\"."
+  }
+}
+
+variable "user_tag_key" {
+  description = "Null: the rotator's IAM permissions name each listed user's ARN, which fits about 150 to 500 users (depending on name length). Set: they cover exactly the users tagged `<user_tag_key> = <name>` (an iam:ResourceTag condition), at any number of users; tag every listed user so, or its rotation fails with AccessDenied and keeps its old key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.user_tag_key == null || (can(regex("^[A-Za-z0-9 _.:/=+@-]{1,128}$", var.user_tag_key)) && !startswith(lower(coalesce(var.user_tag_key, "-")), "aws:"))
+    error_message = "user_tag_key must be an IAM tag key: 1 to 128 letters, digits, spaces or _.:/=+-@, not starting with \"aws:\"; got \"${coalesce(var.user_tag_key, "null")}\"."
   }
 }

@@ -99,12 +99,14 @@ def test_state_machine_may_invoke_only_the_module_functions_and_the_handler(aws,
     assert sorted(statements["InvokeRotatorAndHandler"]["Resource"]) == sorted(
         prefix + name for name in ["cleanup", "handler", "list-users", "report", "rollback", "rotate"]
     )
-    definition = json.loads(
-        aws.client("stepfunctions").describe_state_machine(stateMachineArn=stack[1]["state_machine_arn"])[
-            "definition"
-        ]
-    )
-    iterator = definition["States"]["RotateEachUser"]["Iterator"]["States"]
+    sfn = aws.client("stepfunctions")
+    run = json.loads(sfn.describe_state_machine(stateMachineArn=stack[1]["state_machine_arn"])["definition"])
+    batch_arn = stack[1]["state_machine_arn"] + "-batch"
+    batch = json.loads(sfn.describe_state_machine(stateMachineArn=batch_arn)["definition"])
+    start = run["States"]["RotateEachBatch"]["Iterator"]["States"]["RotateBatch"]
+    assert start["Parameters"]["StateMachineArn"] == batch_arn
+    assert statements["RunBatches"]["Resource"] == batch_arn
+    iterator = batch["States"]["RotateEachUser"]["Iterator"]["States"]
     assert iterator["WaitBeforeCleanup"]["Seconds"] == 300
     assert iterator["HandleCredentials"]["Resource"] == prefix + "handler"
 

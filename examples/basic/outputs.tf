@@ -3,9 +3,9 @@ output "state_machine_arn" {
   value       = module.rotator.state_machine_arn
 }
 
-output "users_parameter_name" {
-  description = "SSM parameter holding the users list."
-  value       = module.rotator.users_parameter_name
+output "users_parameter_path" {
+  description = "SSM parameter path under which the users list is stored."
+  value       = module.rotator.users_parameter_path
 }
 
 output "secret_name_prefix" {

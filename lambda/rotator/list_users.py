@@ -1,5 +1,10 @@
-"""ListUsers state: reads the users parameter and returns the users this run rotates, each with
-the identity of this rotation (the execution), which the per-user lock records."""
+"""ListUsers and LoadUsers states. The users list is stored as JSON arrays in the SSM parameters
+under USERS_PARAMETER_PATH.
+
+ListUsers (the run) selects the users this run rotates and splits them into batches of usernames,
+each naming the parameters that hold its users: the run's state never carries metadata, so it stays
+small at any number of users. LoadUsers (a batch) reads the batch's users with their metadata and
+the identity of the rotation (the run's execution), which the per-user lock records."""
 
 from __future__ import annotations
 
@@ -11,22 +16,75 @@ from rotator.common import UserNotListedError, client, log_event, logger, requir
 _log = logger(__name__)
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    run_input = event.get("input") or {}
-    parameter = required_env("USERS_PARAMETER_NAME")
-    value = client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
-    users = json.loads(value)
-    wanted = run_input.get("username")
+def _read_by_path(ssm: Any, path: str) -> list[tuple[str, list[dict]]]:
+    parts = []
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
+        parts += [(p["Name"], json.loads(p["Value"])) for p in page["Parameters"]]
+    return sorted(parts)
+
+
+def _read_names(ssm: Any, names: list[str]) -> list[tuple[str, list[dict]]]:
+    parts = []
+    for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
+        found = ssm.get_parameters(Names=names[start : start + 10])["Parameters"]
+        parts += [(p["Name"], json.loads(p["Value"])) for p in found]
+    return sorted(parts)
+
+
+def _batches(parts: list[tuple[str, list[dict]]], wanted: str | None, size: int) -> list[dict]:
+    listed = [(name, user["username"]) for name, users in parts for user in users]
     if wanted is not None:
         # IAM user names are case-insensitive.
-        users = [u for u in users if u["username"].lower() == str(wanted).lower()]
-        if not users:
-            raise UserNotListedError(
-                f"User {wanted!r} is not in the users list of this rotator "
-                f"(SSM parameter {parameter}); add it to the module's `users` input first."
-            )
+        listed = [(name, username) for name, username in listed if username.lower() == str(wanted).lower()]
+    batches = []
+    for start in range(0, len(listed), size):
+        chunk = listed[start : start + size]
+        batches.append(
+            {
+                "parameters": sorted({name for name, _ in chunk}),
+                "usernames": [username for _, username in chunk],
+            }
+        )
+    return batches
+
+
+def list_batches(event: dict[str, Any]) -> dict[str, Any]:
+    run_input = event.get("input") or {}
+    path = required_env("USERS_PARAMETER_PATH")
+    wanted = run_input.get("username")
+    batches = _batches(_read_by_path(client("ssm"), path), wanted, int(required_env("BATCH_SIZE")))
+    if wanted is not None and not batches:
+        raise UserNotListedError(
+            f"User {wanted!r} is not in the users list of this rotator "
+            f"(SSM parameters under {path}); add it to the module's `users` input first."
+        )
     rotation = {"id": event["executionName"], "executionArn": event["executionArn"]}
     if run_input.get("scheduledTime"):
         rotation["scheduledTime"] = run_input["scheduledTime"]
-    log_event(_log, "users selected", usernames=[u["username"] for u in users], rotation=rotation)
-    return {"users": [{**user, "rotation": rotation} for user in users]}
+    log_event(
+        _log,
+        "users selected",
+        users=sum(len(b["usernames"]) for b in batches),
+        batches=len(batches),
+        rotation=rotation,
+    )
+    return {"batches": batches, "rotation": rotation}
+
+
+def load_users(event: dict[str, Any]) -> dict[str, Any]:
+    by_name = {
+        user["username"]: user
+        for _, users in _read_names(client("ssm"), event["parameters"])
+        for user in users
+    }
+    users = [
+        {**by_name[name], "rotation": event["rotation"]} for name in event["usernames"] if name in by_name
+    ]
+    # Removed from the list since the run started (a `terraform apply` in between): not rotated.
+    unlisted = [name for name in event["usernames"] if name not in by_name]
+    log_event(_log, "batch loaded", usernames=[u["username"] for u in users], unlisted=unlisted)
+    return {"users": users, "unlisted": unlisted}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return load_users(event) if "usernames" in event else list_batches(event)

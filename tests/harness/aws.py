@@ -2,7 +2,8 @@
 - Step Functions executing state machine definitions,
 - Lambda functions run by lambda_runtime.py in a subprocess per invocation, with the function's
   environment (moto would need Docker),
-- Wait states and retry back-offs recorded but not slept (the module's durations stay as they are).
+- Wait states and retry back-offs recorded but not slept (the module's durations stay as they are),
+- the Step Functions service integration (startExecution.sync:2) mended (see tests/README.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from tests.harness.faults import Faults, install_faults
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
@@ -184,6 +188,21 @@ class EmulatedAws:
             time.sleep(0.2)
 
     def history(self, execution_arn: str) -> list[dict]:
+        """The run's history: the execution's events, then those of the child executions it
+        started (a batch of users each), in order."""
+        return [event for events in self.histories(execution_arn).values() for event in events]
+
+    def histories(self, execution_arn: str) -> dict[str, list[dict]]:
+        """Each execution of the run (the execution and its children) -> its events."""
+        own = self._events(execution_arn)
+        runs = {execution_arn: own}
+        for event in own:
+            if event["type"] == "TaskSubmitted":
+                child = json.loads(event["taskSubmittedEventDetails"]["output"])["ExecutionArn"]
+                runs.update(self.histories(child))
+        return runs
+
+    def _events(self, execution_arn: str) -> list[dict]:
         sfn = self.client("stepfunctions")
         events, token = [], None
         while True:
@@ -236,6 +255,7 @@ class EmulatedAws:
 
         WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
         retrier_decl.time = SimpleNamespace(sleep=emulator.retry_sleeps.append)  # type: ignore[attr-defined]
+        _mend_sfn_integration()
         install_faults(emulator)
 
     def crash(self, function_suffix: str, username: str) -> None:
@@ -324,3 +344,29 @@ class EmulatedAws:
         finally:
             os.unlink(result_file)
         return written["result"], proc.returncode != 0, logs, written["api_calls"]
+
+
+def _mend_sfn_integration() -> None:
+    """moto 5.2.5 passes the ASL's parameters to boto3 as written (StateMachineArn, Input, Name)
+    and reads boto3's responses as if they were written so (ExecutionArn, Output): each raises
+    a KeyError. Translate both ways, as AWS's own integration does."""
+    if getattr(StateTaskServiceSfn, "_mended", False):
+        return
+    normalise_parameters = StateTaskServiceSfn._normalise_parameters
+    normalise_response = StateTaskServiceSfn._normalise_response
+
+    def parameters(self, parameters, boto_service_name=None, service_action_name=None):  # type: ignore[no-untyped-def]
+        normalise_parameters(self, parameters, boto_service_name, service_action_name)
+        if service_action_name is None:
+            for key in list(parameters):
+                parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+
+    def response(self, response, boto_service_name=None, service_action_name=None):  # type: ignore[no-untyped-def]
+        if isinstance(response, dict):
+            for key in list(response):
+                response[key[0].upper() + key[1:]] = response.pop(key)
+        normalise_response(self, response, boto_service_name, service_action_name)
+
+    StateTaskServiceSfn._normalise_parameters = parameters  # type: ignore[method-assign]
+    StateTaskServiceSfn._normalise_response = response  # type: ignore[method-assign]
+    StateTaskServiceSfn._mended = True  # type: ignore[attr-defined]

@@ -17,25 +17,56 @@ RUN = {
 ROTATION = {"id": "run-1", "executionArn": RUN["executionArn"]}
 
 
+PARTS = {"/rotator/users/000": USERS[:2], "/rotator/users/001": USERS[2:]}
+
+
 @pytest.fixture
 def parameter(ssm, monkeypatch):
-    ssm.put_parameter(Name="/rotator/users", Type="String", Value=json.dumps(USERS))
-    monkeypatch.setenv("USERS_PARAMETER_NAME", "/rotator/users")
+    for name, users in PARTS.items():
+        ssm.put_parameter(Name=name, Type="String", Value=json.dumps(users))
+    monkeypatch.setenv("USERS_PARAMETER_PATH", "/rotator/users")
+    monkeypatch.setenv("BATCH_SIZE", "2")
 
 
-def test_returns_every_user_with_metadata_unchanged_and_the_rotation(parameter, context):
+def test_splits_every_user_into_batches_of_usernames_without_metadata(parameter, context):
     result = list_users.handler({"input": {}, **RUN}, context)
-    assert result == {"users": [{**u, "rotation": ROTATION} for u in USERS]}
+    assert result == {
+        "batches": [
+            {"parameters": ["/rotator/users/000"], "usernames": ["homer", "marge"]},
+            {"parameters": ["/rotator/users/001"], "usernames": ["ned"]},
+        ],
+        "rotation": ROTATION,
+    }
+
+
+def test_a_batch_names_every_parameter_its_users_are_in(parameter, context, monkeypatch):
+    monkeypatch.setenv("BATCH_SIZE", "3")
+    result = list_users.handler({"input": {}, **RUN}, context)
+    assert result["batches"] == [
+        {"parameters": ["/rotator/users/000", "/rotator/users/001"], "usernames": ["homer", "marge", "ned"]}
+    ]
+
+
+def test_loads_a_batch_with_metadata_unchanged_and_the_rotation(parameter, context):
+    batch = {"parameters": ["/rotator/users/000", "/rotator/users/001"], "usernames": ["marge", "ned"]}
+    result = list_users.handler({**batch, "rotation": ROTATION}, context)
+    assert result == {"users": [{**u, "rotation": ROTATION} for u in USERS[1:]], "unlisted": []}
+
+
+def test_a_user_removed_since_the_run_started_is_not_loaded(parameter, context):
+    batch = {"parameters": ["/rotator/users/000"], "usernames": ["homer", "bart"]}
+    result = list_users.handler({**batch, "rotation": ROTATION}, context)
+    assert result == {"users": [{**USERS[0], "rotation": ROTATION}], "unlisted": ["bart"]}
 
 
 def test_selects_one_user_case_insensitively(parameter, context):
     result = list_users.handler({"input": {"username": "MARGE"}, **RUN}, context)
-    assert result == {"users": [{**USERS[1], "rotation": ROTATION}]}
+    assert result["batches"] == [{"parameters": ["/rotator/users/000"], "usernames": ["marge"]}]
 
 
 def test_passes_the_scheduled_time_on(parameter, context):
     result = list_users.handler({"input": {"scheduledTime": "2026-11-27T10:00:00Z"}, **RUN}, context)
-    assert {u["rotation"]["scheduledTime"] for u in result["users"]} == {"2026-11-27T10:00:00Z"}
+    assert result["rotation"]["scheduledTime"] == "2026-11-27T10:00:00Z"
 
 
 def test_rejects_a_user_not_in_the_list(parameter, context):

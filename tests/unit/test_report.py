@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from rotator import report
@@ -37,4 +39,53 @@ def test_skipped_users_do_not_fail_the_run(context):
         "rotated": ["homer"],
         "skipped": ["ned"],
         "details": {"ned": "RotationInProgressError: busy"},
+    }
+
+
+def test_a_user_removed_from_the_list_is_skipped(context):
+    summary = report.handler(
+        {"results": [{"username": "homer", "status": "ROTATED"}], "unlisted": ["bart"]}, context
+    )
+    assert summary["skipped"] == ["bart"] and summary["rotated"] == ["homer"]
+
+
+def _failed_batch(message: str, usernames: list[str]) -> dict:
+    # What a failed .sync child execution gives its parent: the child's description as cause.
+    child_cause = json.dumps({"errorMessage": message, "errorType": "RotationFailedError"})
+    cause = json.dumps({"status": "FAILED", "error": "RotationFailedError", "cause": child_cause})
+    return {"status": "FAILED", "usernames": usernames, "error": "States.TaskFailed", "cause": cause}
+
+
+def test_the_run_adds_up_its_batches_and_names_every_failed_user(context):
+    batches = [
+        {"status": "SUCCEEDED", "summary": {"users": 2, "rotated": ["homer", "ned"], "details": {}}},
+        _failed_batch("1 of 2 users not rotated: marge (RuntimeError: HTTP 500)", ["marge", "bart"]),
+        _failed_batch("2 of 2 users not rotated: lisa (X: y); maggie (X: z)", ["lisa", "maggie"]),
+    ]
+    with pytest.raises(RotationFailedError) as failure:
+        report.handler({"batches": batches}, context)
+    assert str(failure.value) == (
+        "3 of 6 users not rotated: marge (RuntimeError: HTTP 500); lisa (X: y); maggie (X: z)"
+    )
+
+
+def test_a_batch_that_failed_as_a_whole_fails_each_of_its_users(context):
+    batch = {"status": "FAILED", "usernames": ["a", "b"], "error": "States.Timeout", "cause": "took too long"}
+    with pytest.raises(
+        RotationFailedError, match=r"^2 of 2 users not rotated: a, b \(States.Timeout: took too long\)$"
+    ):
+        report.handler({"batches": [batch]}, context)
+
+
+def test_the_run_succeeds_when_every_batch_did(context):
+    batches = [
+        {"status": "SUCCEEDED", "summary": {"users": 1, "rotated": ["homer"], "details": {}}},
+        {"status": "SUCCEEDED", "summary": {"users": 1, "skipped": ["ned"], "details": {"ned": "busy"}}},
+    ]
+    assert report.handler({"batches": batches}, context) == {
+        "users": 2,
+        "batches": 2,
+        "rotated": ["homer"],
+        "skipped": ["ned"],
+        "details": {"ned": "busy"},
     }
