@@ -16,7 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.harness.aws import EmulatedAws
+from tests.harness.aws import ACCOUNT_ID, REGION, EmulatedAws
+from tests.harness.iam_policy import Requests, allows, role_policies
 from tests.harness.terraform import ROOT, TerraformRoot
 
 # us-east-1 list prices, as published on the AWS pricing pages (read 2026-11-27).
@@ -87,12 +88,14 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
     started = time.monotonic()
     (execution,) = aws.run_schedule(name)
     run_seconds = time.monotonic() - started
-    history = aws.history(execution["executionArn"])
+    histories = aws.histories(execution["executionArn"])
+    history = [event for events in histories.values() for event in events]
     invocations = [i for i in aws.invocations[first:] if i.function_name.startswith(f"{name}-")]
     own = [i for i in invocations if not i.function_name.endswith("-handler")]
     handler = len(invocations) - len(own)
     calls = Counter(call for i in own for call in i.api_calls)
     calls["lambda:Invoke (handler)"] = handler
+    calls["stepfunctions:StartExecution"] = len(histories) - 1  # the run starts a child per batch
     rotated = sum(
         1 for user in usernames if len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"]) == 1
     )
@@ -104,7 +107,9 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
         "state transitions": transitions / n,
         "own Lambda invocations": len(own) / n,
         "API calls": {action: count / n for action, count in sorted(calls.items())},
-        "history events": len(history),
+        "executions": len(histories),
+        "history events": max(len(events) for events in histories.values()),
+        "least privilege": least_privilege(aws, name, own),
         "run seconds": run_seconds,
         "plan seconds": plan_seconds,
         "cost": cost_per_1000(
@@ -112,6 +117,37 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
         ),
         "outputs": outputs,
     }
+
+
+def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:
+    """Checks each function's calls against its role's deployed policies: every call allowed, and
+    the same actions denied on a user tagged for another rotator, on another rotator's secrets and
+    on another users list."""
+    iam = aws.client("iam")
+    requests = Requests(iam)
+    outsider, outsider_tags = requests.user(f"{name}-outsider")
+    policies: dict[str, list[dict]] = {}
+    checked, denied, reachable = 0, set(), set()
+    for invocation in invocations:
+        role = invocation.function_name  # each function's role bears its name
+        if role not in policies:
+            policies[role] = role_policies(iam, role)
+        for call, target in zip(invocation.api_calls, invocation.api_targets):
+            for action, resource, context in requests.of(call, target):
+                checked += 1
+                if not allows(policies[role], action, resource, context):
+                    denied.add(f"{role} {action} {resource}")
+                if action.startswith("iam:"):
+                    elsewhere = (outsider, outsider_tags)
+                elif action.startswith("secretsmanager:"):
+                    elsewhere = (resource.replace(f":secret:{name}/", f":secret:{name}-other/"), {})
+                elif action.startswith("ssm:"):
+                    elsewhere = (f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{name}-other/users", {})
+                else:
+                    elsewhere = (resource.replace(f":execution:{name}:", f":execution:{name}-other:"), {})
+                if allows(policies[role], action, *elsewhere):
+                    reachable.add(f"{role} {action} {elsewhere[0]}")
+    return {"calls checked": checked, "denied": sorted(denied), "out of scope but allowed": sorted(reachable)}
 
 
 def render(results: list[dict]) -> str:
@@ -146,7 +182,11 @@ def render(results: list[dict]) -> str:
         lines += [
             f"| USD per 1,000 rotations (list prices) | {r['cost']:.4f} | {reference_cost:.4f} |",
             "",
-            f"- History events of the largest execution: {r['history events']} (Standard limit 25,000).",
+            f"- History events of the largest execution: {r['history events']} (Standard limit 25,000), "
+            f"over {r['executions']} executions (the run and a child per batch of users).",
+            f"- Least privilege: {r['least privilege']['calls checked']} API calls checked against the deployed "
+            f"policies, {len(r['least privilege']['denied'])} denied; the same actions on another rotator's users, "
+            f"secrets and list: {len(r['least privilege']['out of scope but allowed'])} allowed.",
             f"- Wall time of the run on the emulator (measured here, waits skipped): {r['run seconds']:.1f} s.",
             f"- Wall time of `terraform plan` with {r['n']} users (measured here, emulated AWS): {r['plan seconds']:.1f} s.",
             "",

@@ -42,12 +42,13 @@ def default_plan(root):
 
 def test_users_list_is_stored_compactly_in_a_standard_parameter(default_plan):
     (parameter,) = resources(default_plan, "aws_ssm_parameter").values()
-    assert parameter["name"] == "/iam-credentials-rotator/users"
+    assert parameter["name"] == "/iam-credentials-rotator/users/000"
     assert parameter["tier"] == "Standard" and parameter["type"] == "String"
     assert json.loads(parameter["value"]) == [
         {"username": "homer"},
         {"username": "marge", "metadata": "ci=circleci"},
     ]
+    assert default_plan.outputs["users_parameter_path"] == "/iam-credentials-rotator/users"
 
 
 def test_functions_use_the_runtime_variable_and_the_committed_zip(default_plan):
@@ -73,7 +74,7 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
             set(environment[0]["variables"]) if environment else set()
         )
     assert planned == {
-        "list-users": {"USERS_PARAMETER_NAME"},
+        "list-users": {"USERS_PARAMETER_PATH", "BATCH_SIZE"},
         "rotate": {"SECRET_NAME_PREFIX", "KEY_VERIFICATION_TIMEOUT_SECONDS"},
         "cleanup": {"OLD_KEY_ACTION"},
         "rollback": {"SECRET_NAME_PREFIX"},
@@ -143,9 +144,10 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
     for function, actions in SECRET_ACTIONS.items():
         assert inline[function]["RotatorSecrets"]["Resource"] == secrets
         assert as_list(inline[function]["RotatorSecrets"]["Action"]) == actions, function
-    assert inline["list-users"]["ReadUsersList"]["Resource"] == (
-        "arn:aws:ssm:us-east-1:123456789012:parameter/iam-credentials-rotator/users"
-    )
+    assert sorted(inline["list-users"]["ReadUsersList"]["Resource"]) == [
+        "arn:aws:ssm:us-east-1:123456789012:parameter/iam-credentials-rotator/users",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/iam-credentials-rotator/users/*",
+    ]
     assert inline["rotate"]["ReadLockHolders"] == {
         "Sid": "ReadLockHolders",
         "Effect": "Allow",
@@ -177,7 +179,6 @@ def test_handler_policy_is_output_and_attached_to_the_named_role(default_plan):
     (handler_policy,) = [p for p in attached.values() if p.get("role") == "handler-role"]
     assert json.loads(handler_policy["policy"]) == expected
     assert default_plan.outputs["secret_name_prefix"] == "iam-credentials-rotator/"
-    assert default_plan.outputs["users_parameter_name"] == "/iam-credentials-rotator/users"
 
 
 @pytest.mark.parametrize(
@@ -195,60 +196,143 @@ def test_schedule_duration_becomes_a_rate_expression(root, duration, expression)
     assert plan.outputs["schedule_expression"] == expression
 
 
-def largest_users_list(name_length: int | None = None) -> list[dict]:
-    """As many users as a 4096-byte parameter holds: the shortest distinct IAM names first
-    (they are case-insensitive), or names of one given length."""
+ACCOUNT_USER = "arn:aws:iam::123456789012:user/"
+
+
+def names(count: int, length: int | None = None) -> list[str]:
+    """Distinct IAM names (case-insensitive): the shortest first, or all of one length."""
+    if length:
+        return [f"{i:0{length}d}" for i in range(count)]
     alphabet = string.ascii_lowercase + string.digits + "_+=,.@-"
-    if name_length:
-        names = (f"{i:0{name_length}d}" for i in range(10**6))
-    else:
-        names = iter(list(alphabet) + [a + b for a in alphabet for b in alphabet])
-    users = []
-    while True:
-        candidate = users + [{"username": next(names)}]
-        if len(json.dumps(candidate, separators=(",", ":")).encode()) > 4096:
+    return (list(alphabet) + [a + b for a in alphabet for b in alphabet])[:count]
+
+
+def most_users_named_by_arn(length: int | None = None) -> list[dict]:
+    """As many users as ten managed policies of user ARNs hold (iam.tf's budget of 5500 per policy)."""
+    users, chars = [], 0
+    for name in names(2000, length):
+        chars += len(ACCOUNT_USER + name) + len(ACCOUNT_USER + "*/" + name) + 6
+        if chars // 5500 > 9:
             return users
-        users = candidate
+        users.append({"username": name})
+    raise AssertionError("unreachable")
+
+
+def check_iam_limits(plan) -> dict[str, int]:
+    """Every policy within IAM's size limits; returns the managed policies attached per role."""
+    for policy in resources(plan, "aws_iam_policy").values():
+        assert minified_length(policy["policy"]) <= 6144, policy["name"]
+    for policy in resources(plan, "aws_iam_role_policy").values():
+        if "policy" in policy:
+            assert minified_length(policy["policy"]) <= 10240, policy["name"]
+    per_role: dict[str, int] = {}
+    for attachment in resources(plan, "aws_iam_role_policy_attachment").values():
+        per_role[attachment["role"]] = per_role.get(attachment["role"], 0) + 1
+    assert max(per_role.values(), default=0) <= 10  # IAM's default managed policies per role
+    return per_role
+
+
+def stored_users(plan) -> list[dict]:
+    parameters = sorted(resources(plan, "aws_ssm_parameter").values(), key=lambda p: p["name"])
+    for parameter in parameters:
+        assert len(parameter["value"].encode()) <= 4096, parameter["name"]
+        assert parameter["tier"] == "Standard"
+    return [user for p in parameters for user in json.loads(p["value"])]
+
+
+# A thousand users at the documented maxima: 64-character names and 256 characters of metadata,
+# with characters JSON must escape.
+THOUSAND = [{"username": name, "metadata": ('ci="x" <&> é\\' * 32)[:256]} for name in names(1000, 64)]
+AT_SCALE = {"schedule_duration": "30d", "max_concurrency": 40}
+
+
+@pytest.fixture(scope="module")
+def thousand_users_plan(root):
+    return root.plan({"users": THOUSAND, "user_tag_key": "rotated-by", **AT_SCALE})
+
+
+def test_a_thousand_users_at_maximum_size_fit_standard_parameters_in_order(thousand_users_plan):
+    assert stored_users(thousand_users_plan) == THOUSAND
+    # About 620 bytes per user once escaped: a parameter holds five or six (Standard ones are free).
+    assert len(resources(thousand_users_plan, "aws_ssm_parameter")) < 250
+
+
+def test_a_thousand_users_are_reached_by_their_tag_within_iam_limits(thousand_users_plan):
+    assert check_iam_limits(thousand_users_plan) == {}  # no managed policies at all
+    inline = {
+        p["name"].removeprefix("iam-credentials-rotator-"): {
+            s["Sid"]: s for s in json.loads(p["policy"])["Statement"]
+        }
+        for p in resources(thousand_users_plan, "aws_iam_role_policy").values()
+        if "policy" in p
+    }
+    for function, actions in USER_ACTIONS.items():
+        statement = inline[function]["TaggedUsersKeys"]
+        assert as_list(statement["Action"]) == actions, function
+        assert statement["Resource"] == ACCOUNT_USER + "*"
+        (values,) = statement["Condition"]["StringEquals"].values()
+        assert statement["Condition"] == {"StringEquals": {"iam:ResourceTag/rotated-by": values}}
+        assert as_list(values) == ["iam-credentials-rotator"]
+    everything = json.dumps([p for p in resources(thousand_users_plan, "aws_iam_role_policy").values()])
+    assert THOUSAND[0]["username"] not in everything
+    assert {f for f, sids in inline.items() if "TaggedUsersKeys" in sids} == set(USER_ACTIONS)
 
 
 @pytest.mark.parametrize("name_length", [None, 64])
-def test_largest_users_list_keeps_every_policy_within_iam_limits(root, name_length):
-    users = largest_users_list(name_length)
-    plan = root.plan({"users": users})
-    (parameter,) = resources(plan, "aws_ssm_parameter").values()
-    assert len(parameter["value"].encode()) <= 4096
-    assert len(json.loads(parameter["value"])) == len(users) > 40
-
+def test_most_users_named_by_arn_keep_every_policy_within_iam_limits(root, name_length):
+    users = most_users_named_by_arn(name_length)
+    plan = root.plan({"users": users, **AT_SCALE})
+    assert stored_users(plan) == users
+    assert max(check_iam_limits(plan).values()) == 10
     managed = resources(plan, "aws_iam_policy")
-    for policy in managed.values():
-        assert minified_length(policy["policy"]) <= 6144, policy["name"]
     covered = {
         arn
         for p in managed.values()
         if "rotate" in p["name"]
         for arn in json.loads(p["policy"])["Statement"][0]["Resource"]
     }
-    assert covered == {f"arn:aws:iam::123456789012:user/{u['username']}" for u in users} | {
-        f"arn:aws:iam::123456789012:user/*/{u['username']}" for u in users
+    assert covered == {ACCOUNT_USER + u["username"] for u in users} | {
+        ACCOUNT_USER + "*/" + u["username"] for u in users
     }
-    attachments = resources(plan, "aws_iam_role_policy_attachment")
-    per_role = {}
-    for attachment in attachments.values():
-        per_role[attachment["role"]] = per_role.get(attachment["role"], 0) + 1
-    assert max(per_role.values()) <= 10  # IAM's default managed policies per role
-    for policy in resources(plan, "aws_iam_role_policy").values():
-        if "policy" in policy:
-            assert minified_length(policy["policy"]) <= 10240, policy["name"]
 
 
-def test_users_list_over_4096_bytes_is_refused_with_its_size(root):
-    users = largest_users_list() + [{"username": "zz-one-more"}]
-    size = len(json.dumps(users, separators=(",", ":")).encode())
+@pytest.mark.parametrize("name_length", [None, 64])
+def test_one_user_more_than_arns_fit_is_refused_naming_user_tag_key(root, name_length):
+    users = most_users_named_by_arn(name_length)
+    users.append({"username": names(len(users) + 1, name_length)[-1]})
+    error = root.plan_error({"users": users, **AT_SCALE})
+    assert (
+        f"users: naming the {len(users)} users' ARNs takes 11 managed policies per function, over the 10 an IAM role"
+        " holds. Set user_tag_key" in error
+    )
+
+
+def test_more_than_a_thousand_users_are_refused(root):
+    users = [{"username": name} for name in names(1001, 8)]
+    error = root.plan_error({"users": users, "user_tag_key": "rotated-by", **AT_SCALE})
+    assert (
+        "users: at most 1000 users per module instance (the size the module is tested at); got 1001" in error
+    )
+
+
+def test_runs_that_would_overlap_the_next_are_refused(root):
+    users = [{"username": name} for name in names(120, 8)]
     error = root.plan_error({"users": users})
-    assert f"the list encodes to {size} bytes, over the 4096 bytes" in error
+    assert (
+        'users: a run of 120 users takes at least 3600 seconds (10 users at a time, each for cleanup_wait_duration "5m"'
+        ' at least), not less than schedule_duration "1h": runs would overlap. Raise max_concurrency' in error
+    )
 
 
 BAD_INPUTS = [
+    (
+        {"users": [{"username": "homer", "metadata": "x" * 257}]},
+        "users: metadata is at most 256 characters; too long for: homer.",
+    ),
+    (
+        {"user_tag_key": "aws:owner"},
+        'user_tag_key must be an IAM tag key: 1 to 128 letters, digits, spaces or _.:/=+-@, not starting with "aws:"; got "aws:owner".',
+    ),
     (
         {"cleanup_wait_duration": "1h"},
         'cleanup_wait_duration ("1h") must be shorter than schedule_duration ("1h")',

@@ -30,9 +30,11 @@ def _message_of(cause: str) -> str:
             return cause
         if "errorMessage" in parsed:
             return str(parsed["errorMessage"])
-        if "cause" not in parsed:
+        # A .sync child's description, as AWS gives it: Cause (and Status, Input, ...).
+        inner = parsed.get("Cause", parsed.get("cause"))
+        if not isinstance(inner, str):
             return cause
-        cause = parsed["cause"]
+        cause = inner
     return cause
 
 

@@ -83,6 +83,7 @@ class Invocation:
     started: float = 0.0
     ended: float = 0.0
     api_calls: list[str] = field(default_factory=list)
+    api_targets: list[dict] = field(default_factory=list)  # what each call acted on
 
 
 @dataclass
@@ -285,18 +286,21 @@ class EmulatedAws:
         started = time.time()
         hooked = self.lambda_hook(function.function_name, event) if self.lambda_hook else None
         calls: list[str] = []
+        targets: list[dict] = []
         if hooked is not None:
             result, errored = hooked
             logs = ""
         else:
-            result, errored, logs, calls = self._run(function, event)
+            result, errored, logs, calls, targets = self._run(function, event)
         with self._lock:
             self.invocations.append(
-                Invocation(function.function_name, event, result, errored, logs, started, time.time(), calls)
+                Invocation(
+                    function.function_name, event, result, errored, logs, started, time.time(), calls, targets
+                )
             )
         return json.dumps(result), errored, logs
 
-    def _run(self, function: LambdaFunction, event: Any) -> tuple[Any, bool, str, list[str]]:
+    def _run(self, function: LambdaFunction, event: Any) -> tuple[Any, bool, str, list[str], list[dict]]:
         code_dir = self._code_dir(function.code_bytes)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -332,7 +336,7 @@ class EmulatedAws:
             logs, _ = proc.communicate()
             message = f"Task timed out after {float(function.timeout):.2f} seconds"
             os.unlink(result_file)
-            return {"errorMessage": message, "errorType": "Sandbox.Timedout"}, True, logs, []
+            return {"errorMessage": message, "errorType": "Sandbox.Timedout"}, True, logs, [], []
         finally:
             with self._lock:
                 self._running.pop(running, None)
@@ -340,10 +344,10 @@ class EmulatedAws:
             with open(result_file) as result_in:
                 written = json.load(result_in)
         except (OSError, ValueError):
-            return {"errorMessage": logs[-2000:], "errorType": "Runtime.ExitError"}, True, logs, []
+            return {"errorMessage": logs[-2000:], "errorType": "Runtime.ExitError"}, True, logs, [], []
         finally:
             os.unlink(result_file)
-        return written["result"], proc.returncode != 0, logs, written["api_calls"]
+        return written["result"], proc.returncode != 0, logs, written["api_calls"], written["api_targets"]
 
 
 def _mend_sfn_integration() -> None:

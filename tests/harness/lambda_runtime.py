@@ -3,8 +3,9 @@
     python lambda_runtime.py <code dir> <module.function> <result file>  < event.json
 
 Prints the function's logs to stdout and writes to <result file> as JSON {"result": ..., "api_calls":
-[...]}: the function's result, or the runtime's error object ({"errorMessage", "errorType",
-"stackTrace"}), and the AWS API calls it made ("service:Operation").
+[...], "api_targets": [...]}: the function's result, or the runtime's error object ({"errorMessage",
+"errorType", "stackTrace"}), the AWS API calls it made ("service:Operation") and, for each, the
+parameters that name what it acts on (never values such as a SecretString).
 """
 
 import importlib
@@ -15,6 +16,9 @@ import sys
 import time
 import traceback
 import uuid
+
+# What an API call acts on, for the least-privilege checks.
+_TARGET_PARAMETERS = {"UserName", "SecretId", "Name", "Names", "Path", "executionArn"}
 
 
 class Context:
@@ -45,11 +49,12 @@ def main() -> None:
     # Count the function's own AWS API calls (the benchmark reports them per action).
     from botocore.client import BaseClient
 
-    calls = []
+    calls, targets = [], []
     make_api_call = BaseClient._make_api_call
 
     def counted(client, operation_name, api_params):
         calls.append(f"{client.meta.service_model.service_name}:{operation_name}")
+        targets.append({k: v for k, v in api_params.items() if k in _TARGET_PARAMETERS})
         return make_api_call(client, operation_name, api_params)
 
     BaseClient._make_api_call = counted
@@ -69,7 +74,7 @@ def main() -> None:
     else:
         exit_code = 0
     with open(result_file, "w") as out:
-        json.dump({"result": result, "api_calls": calls}, out)
+        json.dump({"result": result, "api_calls": calls, "api_targets": targets}, out)
     sys.stdout.flush()
     sys.exit(exit_code)
 

@@ -52,7 +52,7 @@ def test_a_user_removed_from_the_list_is_skipped(context):
 def _failed_batch(message: str, usernames: list[str]) -> dict:
     # What a failed .sync child execution gives its parent: the child's description as cause.
     child_cause = json.dumps({"errorMessage": message, "errorType": "RotationFailedError"})
-    cause = json.dumps({"status": "FAILED", "error": "RotationFailedError", "cause": child_cause})
+    cause = json.dumps({"Status": "FAILED", "Error": "RotationFailedError", "Cause": child_cause})
     return {"status": "FAILED", "usernames": usernames, "error": "States.TaskFailed", "cause": cause}
 
 

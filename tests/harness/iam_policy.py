@@ -1,0 +1,95 @@
+"""Least privilege, checked against the policies the module deployed. moto stores IAM policies but
+does not evaluate them, so this evaluates what the module's policies use: Allow statements, Action
+and Resource with * and ? wildcards, and StringEquals conditions on iam:ResourceTag/<key>. Any other
+condition fails closed (the call counts as denied), so a policy this cannot read fails the checks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from tests.harness.aws import ACCOUNT_ID, REGION
+
+# boto3 service name -> IAM action prefix, where they differ.
+_ACTION_PREFIX = {"stepfunctions": "states"}
+# Calls that need no permission.
+_UNAUTHORISED = {"sts:GetCallerIdentity"}
+
+
+def role_policies(iam: Any, role_name: str) -> list[dict]:
+    """The role's inline and attached managed policy documents, as deployed."""
+    documents = [
+        iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    ]
+    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
+        version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)[
+            "PolicyVersion"
+        ]["Document"]
+        documents.append(json.loads(unquote(document)) if isinstance(document, str) else document)
+    return [json.loads(d) if isinstance(d, str) else d for d in documents]
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _conditions_hold(condition: dict, context: dict[str, str]) -> bool:
+    for operator, tests in condition.items():
+        if operator != "StringEquals":
+            return False
+        for key, values in tests.items():
+            if not key.startswith("iam:ResourceTag/") or context.get(key) not in _as_list(values):
+                return False
+    return True
+
+
+def allows(policies: list[dict], action: str, resource: str, context: dict[str, str] | None = None) -> bool:
+    for policy in policies:
+        for statement in _as_list(policy["Statement"]):
+            if statement.get("Effect") != "Allow":
+                continue
+            if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _as_list(statement["Action"])):
+                continue
+            if not any(fnmatch.fnmatchcase(resource, r) for r in _as_list(statement["Resource"])):
+                continue
+            if _conditions_hold(statement.get("Condition", {}), context or {}):
+                return True
+    return False
+
+
+class Requests:
+    """Turns a Lambda function's recorded API calls into IAM requests: (action, resource, context)."""
+
+    def __init__(self, iam: Any) -> None:
+        self._iam = iam
+        self._users: dict[str, tuple[str, dict[str, str]]] = {}
+
+    def user(self, username: str) -> tuple[str, dict[str, str]]:
+        if username not in self._users:
+            arn = self._iam.get_user(UserName=username)["User"]["Arn"]
+            tags = self._iam.list_user_tags(UserName=username)["Tags"]
+            self._users[username] = (arn, {f"iam:ResourceTag/{t['Key']}": t["Value"] for t in tags})
+        return self._users[username]
+
+    def of(self, call: str, target: dict) -> list[tuple[str, str, dict[str, str]]]:
+        if call in _UNAUTHORISED:
+            return []
+        service, operation = call.split(":")
+        action = f"{_ACTION_PREFIX.get(service, service)}:{operation}"
+        if service == "iam":
+            arn, context = self.user(target["UserName"])
+            return [(action, arn, context)]
+        if service == "secretsmanager":
+            name = target.get("SecretId") or target["Name"]
+            return [(action, f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{name}-AbCdEf", {})]
+        if service == "ssm":
+            names = [target["Path"]] if "Path" in target else target.get("Names") or [target["Name"]]
+            return [(action, f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{n}", {}) for n in names]
+        if service == "stepfunctions":
+            return [(action, target["executionArn"], {})]
+        raise AssertionError(f"no IAM resource known for {call}: extend tests/harness/iam_policy.py")
