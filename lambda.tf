@@ -20,6 +20,7 @@ locals {
       environment = merge(
         { SECRET_NAME_PREFIX = local.secret_name_prefix, KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds) },
         var.kms_key_arn == null ? {} : { KMS_KEY_ID = var.kms_key_arn },
+        var.user_tag_key == null ? {} : { USER_TAG = "${var.user_tag_key}=${var.name}" },
       )
       iam_actions    = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey"]
       secret_actions = ["secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"]

@@ -86,7 +86,7 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
         iam.create_access_key(UserName=user)
     first = len(aws.invocations)
     started = time.monotonic()
-    (execution,) = aws.run_schedule(name)
+    (execution,) = aws.run_schedule(name, timeout=60 + 3 * n)
     run_seconds = time.monotonic() - started
     histories = aws.histories(execution["executionArn"])
     history = [event for events in histories.values() for event in events]

@@ -82,8 +82,8 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
     }
     code = "".join(p.read_text() for p in (ROOT / "lambda" / "rotator").glob("*.py"))
     read = set(re.findall(r'(?:required_env\(|environ\.get\(|environ\[)"([A-Z_]+)"', code))
-    # KMS_KEY_ID is set only with kms_key_arn (see the KMS test).
-    assert read == set().union(*planned.values()) | {"KMS_KEY_ID"}
+    # KMS_KEY_ID is set only with kms_key_arn (see the KMS test), USER_TAG only with user_tag_key.
+    assert read == set().union(*planned.values()) | {"KMS_KEY_ID", "USER_TAG"}
 
 
 def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(default_plan):
@@ -255,6 +255,14 @@ def test_a_thousand_users_at_maximum_size_fit_standard_parameters_in_order(thous
     assert stored_users(thousand_users_plan) == THOUSAND
     # About 620 bytes per user once escaped: a parameter holds five or six (Standard ones are free).
     assert len(resources(thousand_users_plan, "aws_ssm_parameter")) < 250
+
+
+def test_rotate_names_the_tag_a_user_out_of_reach_needs(thousand_users_plan):
+    functions = {
+        f["function_name"]: f for f in resources(thousand_users_plan, "aws_lambda_function").values()
+    }
+    variables = functions["iam-credentials-rotator-rotate"]["environment"][0]["variables"]
+    assert variables["USER_TAG"] == "rotated-by=iam-credentials-rotator"
 
 
 def test_a_thousand_users_are_reached_by_their_tag_within_iam_limits(thousand_users_plan):

@@ -134,5 +134,9 @@ class KeyNotUsableError(RotationError):
     pass
 
 
+class UserNotTaggedError(RotationError):
+    pass
+
+
 class RotationFailedError(RotationError):
     pass

@@ -22,6 +22,7 @@ from rotator.common import (
     RotationInProgressError,
     StaleRotationError,
     TwoActiveKeysError,
+    UserNotTaggedError,
     client,
     delete_keys,
     discard,
@@ -48,7 +49,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     username, rotation = event["username"], event["rotation"]
     iam, secrets = client("iam"), client("secretsmanager")
     name = secret_name(username)
-    keys = iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
+    keys = _keys_in_reach(iam, username)
 
     record, fresh = _lock(secrets, name, username, rotation, keys)
     try:
@@ -104,6 +105,21 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "secretName": name,
         "handlerEvent": handler_event,
     }
+
+
+def _keys_in_reach(iam: Any, username: str) -> list[dict]:
+    """The user's keys; the first call on the user, so a user out of the rotator's reach fails here,
+    before anything is created."""
+    try:
+        return iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
+    except ClientError as error:
+        tag = os.environ.get("USER_TAG")
+        if error_code(error) != "AccessDenied" or not tag:
+            raise
+        key, _, value = tag.partition("=")
+        raise UserNotTaggedError(
+            f"User {username} is out of this rotator's reach: tag it {key} = {value} (user_tag_key). {error}"
+        ) from error
 
 
 def _lock(secrets: Any, name: str, username: str, rotation: dict, keys: list[dict]) -> tuple[dict, bool]:

@@ -233,9 +233,9 @@ class EmulatedAws:
         targets = self.client("events").list_targets_by_rule(Rule=rule_name)["Targets"]
         return [self.start_execution(t["Arn"], target_input(t, event)) for t in targets]
 
-    def run_schedule(self, rule_name: str, event_time: str | None = None) -> list[dict]:
+    def run_schedule(self, rule_name: str, event_time: str | None = None, timeout: float = 120) -> list[dict]:
         """fire_schedule(), then the described executions once they end."""
-        return [self.wait_execution(arn) for arn in self.fire_schedule(rule_name, event_time)]
+        return [self.wait_execution(arn, timeout) for arn in self.fire_schedule(rule_name, event_time)]
 
     # --- patches ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from rotator.common import (
     RotationInProgressError,
     StaleRotationError,
     TwoActiveKeysError,
+    UserNotTaggedError,
 )
 
 from .conftest import all_text, key_ids, rotation
@@ -209,3 +210,31 @@ def test_secret_names_stay_valid_and_distinct_for_every_iam_user_name(iam, secre
     }
     assert names == {"rotator/a/b", "rotator/a_b", "rotator/a"}
     assert {s["Name"] for s in secrets.list_secrets()["SecretList"]} == names
+
+
+def test_a_user_out_of_reach_is_refused_naming_the_tag_before_anything_is_created(
+    iam, secrets, context, monkeypatch
+):
+    iam.create_user(UserName="lisa")
+    monkeypatch.setenv("USER_TAG", "rotated-by=rotator")
+    real_client = common.client
+
+    def denying_client(service, **kwargs):
+        made = real_client(service, **kwargs)
+        if service == "iam":
+
+            def denied(**_):
+                raise ClientError(
+                    {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "ListAccessKeys"
+                )
+
+            made.list_access_keys = denied
+        return made
+
+    monkeypatch.setattr(rotate, "client", denying_client)
+    with pytest.raises(
+        UserNotTaggedError, match="User lisa is out of this rotator's reach: tag it rotated-by = rotator"
+    ):
+        rotate.handler({"username": "lisa", "rotation": rotation()}, context)
+    assert key_ids(iam, "lisa") == {}
+    assert secrets.list_secrets()["SecretList"] == []
