@@ -18,13 +18,6 @@ resource "aws_iam_role" "lambda" {
   description        = "Role of the ${var.name}-${each.key} Lambda function."
   assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
   tags               = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = length(distinct(local.user_policy_chunk)) <= 10
-      error_message = "users: naming the ${length(var.users)} users' ARNs takes ${length(distinct(local.user_policy_chunk))} managed policies per function, over the 10 an IAM role holds. Set user_tag_key (for example \"iam-credentials-rotator\") and tag each listed user with it and the value \"${var.name}\"."
-    }
-  }
 }
 
 # Every function writes its own log group, and only that.

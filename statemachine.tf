@@ -46,6 +46,10 @@ resource "aws_sfn_state_machine" "this" {
 
   lifecycle {
     precondition {
+      condition     = length(distinct(local.user_policy_chunk)) <= 10
+      error_message = "users: naming the ${length(var.users)} users' ARNs takes ${length(distinct(local.user_policy_chunk))} managed policies per function, over the 10 an IAM role holds. Set user_tag_key (for example \"iam-credentials-rotator\") and tag each listed user with it and the value \"${var.name}\"."
+    }
+    precondition {
       condition     = local.run_seconds < local.schedule_seconds
       error_message = "users: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds (${var.max_concurrency} users at a time, each for cleanup_wait_duration \"${var.cleanup_wait_duration}\" at least), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Raise max_concurrency (at most 40), shorten cleanup_wait_duration or lengthen schedule_duration."
     }

@@ -189,7 +189,7 @@ variable "kms_key_arn" {
 }
 
 variable "user_tag_key" {
-  description = "Null: the rotator's IAM permissions name each listed user's ARN, which fits about 270 to 740 users (depending on name length). Set: they cover exactly the users tagged `<user_tag_key> = <name>` (an iam:ResourceTag condition), at any number of users; tag every listed user so, or its rotation fails with AccessDenied and keeps its old key."
+  description = "Null: the rotator's IAM permissions name each listed user's ARN, which fits about 270 to 740 users (depending on name length). Set: they cover exactly the users tagged `<user_tag_key> = <name>` (an iam:ResourceTag condition), at any number of users; tag every listed user so, or its rotation fails (UserNotTaggedError) and it keeps its old key."
   type        = string
   default     = null
 

@@ -16,8 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.harness.aws import ACCOUNT_ID, REGION, EmulatedAws
-from tests.harness.iam_policy import Requests, allows, role_policies
+from tests.harness.aws import EmulatedAws
+from tests.harness.iam_policy import least_privilege
 from tests.harness.terraform import ROOT, TerraformRoot
 
 # us-east-1 list prices, as published on the AWS pricing pages (read 2026-11-27).
@@ -117,37 +117,6 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
         ),
         "outputs": outputs,
     }
-
-
-def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:
-    """Checks each function's calls against its role's deployed policies: every call allowed, and
-    the same actions denied on a user tagged for another rotator, on another rotator's secrets and
-    on another users list."""
-    iam = aws.client("iam")
-    requests = Requests(iam)
-    outsider, outsider_tags = requests.user(f"{name}-outsider")
-    policies: dict[str, list[dict]] = {}
-    checked, denied, reachable = 0, set(), set()
-    for invocation in invocations:
-        role = invocation.function_name  # each function's role bears its name
-        if role not in policies:
-            policies[role] = role_policies(iam, role)
-        for call, target in zip(invocation.api_calls, invocation.api_targets):
-            for action, resource, context in requests.of(call, target):
-                checked += 1
-                if not allows(policies[role], action, resource, context):
-                    denied.add(f"{role} {action} {resource}")
-                if action.startswith("iam:"):
-                    elsewhere = (outsider, outsider_tags)
-                elif action.startswith("secretsmanager:"):
-                    elsewhere = (resource.replace(f":secret:{name}/", f":secret:{name}-other/"), {})
-                elif action.startswith("ssm:"):
-                    elsewhere = (f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{name}-other/users", {})
-                else:
-                    elsewhere = (resource.replace(f":execution:{name}:", f":execution:{name}-other:"), {})
-                if allows(policies[role], action, *elsewhere):
-                    reachable.add(f"{role} {action} {elsewhere[0]}")
-    return {"calls checked": checked, "denied": sorted(denied), "out of scope but allowed": sorted(reachable)}
 
 
 def render(results: list[dict]) -> str:

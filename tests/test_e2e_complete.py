@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from tests.harness.iam_policy import least_privilege
 from tests.harness.terraform import TerraformRoot
 
 USERS = ["ci-deployer", "ci-publisher", "reporting"]
@@ -31,6 +32,7 @@ def test_scheduled_rotation_with_kms_deactivate_and_metadata(aws, stack, third_p
 
     aws.lambda_hook = record_encryption
     waits = len(aws.waits)
+    first = len(aws.invocations)
     try:
         (execution,) = aws.run_schedule("rotator-complete")
     finally:
@@ -47,6 +49,14 @@ def test_scheduled_rotation_with_kms_deactivate_and_metadata(aws, stack, third_p
     assert secrets.list_secrets()["SecretList"] == []
     history = json.dumps(aws.history(execution["executionArn"]), default=str)
     assert not any(secret in history for secret in aws.issued_secrets)
+
+    # The users are reached through their tag (user_tag_key): every call the functions made is
+    # allowed by the deployed policies, and none of them on a user tagged for another rotator.
+    iam.create_user(UserName="rotator-complete-outsider", Tags=[{"Key": "rotated-by", "Value": "other"}])
+    own = [i for i in aws.invocations[first:] if not i.function_name.endswith("-handler")]
+    privilege = least_privilege(aws, "rotator-complete", own)
+    assert privilege["calls checked"] >= 6 * len(USERS)
+    assert privilege["denied"] == [] and privilege["out of scope but allowed"] == []
 
 
 def test_alarms_notify_the_alerts_topic(aws, stack):

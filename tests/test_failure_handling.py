@@ -277,3 +277,21 @@ def test_a_throttled_handler_is_retried_with_backoff(aws, stack, third_party, cl
     assert throttled == ["ok-2", "ok-2"]
     assert aws.retry_sleeps[sleeps:] == [2, 4]  # the definition's back-off, recorded, not slept
     assert_rotated(aws, third_party, "ok-2", before)
+
+
+def test_a_batch_that_cannot_read_its_users_changes_nothing_and_fails_naming_them(
+    aws, stack, third_party, clean_slate
+):
+    before = {u: give_keys(aws, u) for u in ["ok-1", "ok-2"]}
+    aws.faults.add("GetParameters", "/faults/users/000", times=None)
+    delivered = len(third_party.deliveries)
+
+    execution = run(aws, stack, clean_slate, {})
+
+    assert execution["status"] == "FAILED"
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert cause.startswith("9 of 9 users not rotated: the 9 users of batch 1 (")
+    assert "Throttling" in cause
+    for user in ["ok-1", "ok-2"]:
+        assert aws.access_keys(user) == before[user]
+    assert len(third_party.deliveries) == delivered

@@ -18,7 +18,8 @@ resource "aws_iam_user" "demo" {
   name          = each.key
   path          = each.value
   force_destroy = true
-  tags          = local.tags
+  # The rotator may touch the keys of users tagged for it (user_tag_key below), whatever their number.
+  tags = merge(local.tags, { rotated-by = var.name })
 }
 
 # A customer-managed key for the secrets; IAM policies (the module's and the handler's) grant its use.
@@ -52,6 +53,7 @@ module "rotator" {
   old_key_action           = "deactivate" # keep the old key, inactive, until the next rotation
   key_verification_timeout = "2m"
   max_concurrency          = 5
+  user_tag_key             = "rotated-by"
   kms_key_arn              = aws_kms_key.secrets.arn
   alarm_sns_topic_arn      = aws_sns_topic.alerts.arn
   log_retention_in_days    = 365

@@ -12,8 +12,11 @@ from rotator.common import RotationFailedError, log_event, logger
 
 _log = logger(__name__)
 
-# Step Functions keeps at most 32,768 characters of an error's cause.
-_MAX_MESSAGE = 30_000
+# Step Functions keeps at most 32,768 characters of an error's cause. A failed batch's cause (with
+# its input, about 7 KB of usernames) reaches the run's state, which holds at most 256 KB for its
+# (at most 10) batches: keep each well below 25 KB.
+_MAX_RUN_MESSAGE = 30_000
+_MAX_BATCH_MESSAGE = 8_000
 _MAX_REASON = 500
 _FAILED = re.compile(r"^(\d+) of (\d+) users not rotated: (.*)$", re.DOTALL)
 
@@ -44,10 +47,10 @@ def _reason(result: dict) -> str:
     return reason if len(reason) <= _MAX_REASON else reason[: _MAX_REASON - 1] + "…"
 
 
-def _fail(failed: int, users: int, reasons: list[str]) -> None:
+def _fail(failed: int, users: int, reasons: list[str], limit: int) -> None:
     message = f"{failed} of {users} users not rotated: " + "; ".join(reasons)
-    if len(message) > _MAX_MESSAGE:
-        message = message[: _MAX_MESSAGE - 40] + "… (the rest in the batches' executions)"
+    if len(message) > limit:
+        message = message[: limit - 60] + "… (more in the executions of the batches)"
     raise RotationFailedError(message)
 
 
@@ -64,45 +67,45 @@ def report_batch(results: list[dict], unlisted: list[str]) -> dict[str, Any]:
     by_status: dict[str, list[str]] = {}
     for result in results:
         by_status.setdefault(result["status"], []).append(result["username"])
+    # The run keeps users, rotated and skipped of each batch; details stay in the batch's output.
     summary = {
         "users": len(results),
-        **{status.lower(): names for status, names in sorted(by_status.items())},
+        "rotated": by_status.get("ROTATED", []),
+        "skipped": by_status.get("SKIPPED", []),
+        "details": {r["username"]: _reason(r) for r in results if r["status"] != "ROTATED"},
     }
-    summary["details"] = {r["username"]: _reason(r) for r in results if r["status"] != "ROTATED"}
-    log_event(_log, "run summary", **summary)
+    log_event(_log, "batch summary", **summary)
     failed = [r for r in results if r["status"] == "FAILED"]
     if failed:
-        _fail(len(failed), len(results), [f"{r['username']} ({_reason(r)})" for r in failed])
+        _fail(
+            len(failed), len(results), [f"{r['username']} ({_reason(r)})" for r in failed], _MAX_BATCH_MESSAGE
+        )
     return summary
 
 
 def report_run(batches: list[dict]) -> dict[str, Any]:
-    summary: dict[str, Any] = {"users": 0, "batches": len(batches)}
+    summary: dict[str, Any] = {"users": 0, "batches": len(batches), "rotated": [], "skipped": []}
     failed, reasons = 0, []
     for batch in batches:
         if batch["status"] == "SUCCEEDED":
             part = batch["summary"]
             summary["users"] += part["users"]
-            for key, value in part.items():
-                if isinstance(value, list):
-                    summary.setdefault(key, []).extend(value)
-                elif isinstance(value, dict):
-                    summary.setdefault(key, {}).update(value)
+            summary["rotated"] += part["rotated"]
+            summary["skipped"] += part["skipped"]
             continue
-        usernames = batch["usernames"]
-        summary["users"] += len(usernames)
+        summary["users"] += batch["users"]
         message = _message_of(batch.get("cause") or "")
         match = _FAILED.match(message)
         if match:
             failed += int(match.group(1))
             reasons.append(match.group(3))
         else:
-            # The batch failed as a whole (it could not start or load its users).
-            failed += len(usernames)
-            reasons.append(f"{', '.join(usernames)} ({_reason(batch)})")
+            # The batch failed as a whole (it could not start or load its users); its input names them.
+            failed += batch["users"]
+            reasons.append(f"the {batch['users']} users of batch {batch['index'] + 1} ({_reason(batch)})")
     log_event(_log, "run summary", failed=failed, **summary)
     if failed:
-        _fail(failed, summary["users"], reasons)
+        _fail(failed, summary["users"], reasons, _MAX_RUN_MESSAGE)
     return summary
 
 

@@ -1,4 +1,5 @@
-"""Faults injected into the emulated AWS, per user: throttled IAM calls, a new key that STS refuses
+"""Faults injected into the emulated AWS, per user: throttled IAM calls, an unreadable users list
+(per parameter), a new key that STS refuses
 for a while, a Lambda that crashes between two AWS calls. moto's backends run in this process, so
 the faults are patches on them; the product code sees ordinary AWS errors."""
 
@@ -11,6 +12,7 @@ from typing import Any, Callable
 from moto.core.exceptions import ServiceException
 from moto.iam.models import IAMBackend, iam_backends
 from moto.secretsmanager.models import SecretsManagerBackend
+from moto.ssm.models import SimpleSystemManagerBackend
 from moto.sts.models import STSBackend
 
 
@@ -72,6 +74,7 @@ def install_faults(emulator: Any) -> None:
     delete_access_key = IAMBackend.delete_access_key
     get_caller_identity = STSBackend.get_caller_identity
     put_secret_value = SecretsManagerBackend.put_secret_value
+    get_parameters = SimpleSystemManagerBackend.get_parameters
 
     def patched_create(self: IAMBackend, user_name: str, *args: Any, **kwargs: Any) -> Any:
         if faults.take("CreateAccessKey", user_name):
@@ -97,7 +100,13 @@ def install_faults(emulator: Any) -> None:
             raise Throttling()  # the caller is dead by now; this only ends the request
         return put_secret_value(self, secret_id, *args, **kwargs)
 
+    def patched_get_parameters(self: SimpleSystemManagerBackend, names: list[str]) -> Any:
+        if any(faults.take("GetParameters", name) for name in names):
+            raise Throttling()
+        return get_parameters(self, names)
+
     IAMBackend.create_access_key = patched_create  # type: ignore[method-assign]
     IAMBackend.delete_access_key = patched_delete  # type: ignore[method-assign]
     STSBackend.get_caller_identity = patched_identity  # type: ignore[method-assign]
     SecretsManagerBackend.put_secret_value = patched_put  # type: ignore[method-assign]
+    SimpleSystemManagerBackend.get_parameters = patched_get_parameters  # type: ignore[method-assign]

@@ -93,3 +93,34 @@ class Requests:
         if service == "stepfunctions":
             return [(action, target["executionArn"], {})]
         raise AssertionError(f"no IAM resource known for {call}: extend tests/harness/iam_policy.py")
+
+
+def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:
+    """Checks each function's calls against its role's deployed policies: every call allowed, and
+    the same actions denied on a user tagged for another rotator, on another rotator's secrets and
+    on another users list."""
+    iam = aws.client("iam")
+    requests = Requests(iam)
+    outsider, outsider_tags = requests.user(f"{name}-outsider")
+    policies: dict[str, list[dict]] = {}
+    checked, denied, reachable = 0, set(), set()
+    for invocation in invocations:
+        role = invocation.function_name  # each function's role bears its name
+        if role not in policies:
+            policies[role] = role_policies(iam, role)
+        for call, target in zip(invocation.api_calls, invocation.api_targets):
+            for action, resource, context in requests.of(call, target):
+                checked += 1
+                if not allows(policies[role], action, resource, context):
+                    denied.add(f"{role} {action} {resource}")
+                if action.startswith("iam:"):
+                    elsewhere = (outsider, outsider_tags)
+                elif action.startswith("secretsmanager:"):
+                    elsewhere = (resource.replace(f":secret:{name}/", f":secret:{name}-other/"), {})
+                elif action.startswith("ssm:"):
+                    elsewhere = (f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{name}-other/users", {})
+                else:
+                    elsewhere = (resource.replace(f":execution:{name}:", f":execution:{name}-other:"), {})
+                if allows(policies[role], action, *elsewhere):
+                    reachable.add(f"{role} {action} {elsewhere[0]}")
+    return {"calls checked": checked, "denied": sorted(denied), "out of scope but allowed": sorted(reachable)}

@@ -53,12 +53,18 @@ def _failed_batch(message: str, usernames: list[str]) -> dict:
     # What a failed .sync child execution gives its parent: the child's description as cause.
     child_cause = json.dumps({"errorMessage": message, "errorType": "RotationFailedError"})
     cause = json.dumps({"Status": "FAILED", "Error": "RotationFailedError", "Cause": child_cause})
-    return {"status": "FAILED", "usernames": usernames, "error": "States.TaskFailed", "cause": cause}
+    return {
+        "status": "FAILED",
+        "index": 0,
+        "users": len(usernames),
+        "error": "States.TaskFailed",
+        "cause": cause,
+    }
 
 
 def test_the_run_adds_up_its_batches_and_names_every_failed_user(context):
     batches = [
-        {"status": "SUCCEEDED", "summary": {"users": 2, "rotated": ["homer", "ned"], "details": {}}},
+        {"status": "SUCCEEDED", "summary": {"users": 2, "rotated": ["homer", "ned"], "skipped": []}},
         _failed_batch("1 of 2 users not rotated: marge (RuntimeError: HTTP 500)", ["marge", "bart"]),
         _failed_batch("2 of 2 users not rotated: lisa (X: y); maggie (X: z)", ["lisa", "maggie"]),
     ]
@@ -70,22 +76,34 @@ def test_the_run_adds_up_its_batches_and_names_every_failed_user(context):
 
 
 def test_a_batch_that_failed_as_a_whole_fails_each_of_its_users(context):
-    batch = {"status": "FAILED", "usernames": ["a", "b"], "error": "States.Timeout", "cause": "took too long"}
+    batch = {"status": "FAILED", "index": 2, "users": 2, "error": "States.Timeout", "cause": "took too long"}
     with pytest.raises(
-        RotationFailedError, match=r"^2 of 2 users not rotated: a, b \(States.Timeout: took too long\)$"
+        RotationFailedError,
+        match=r"^2 of 2 users not rotated: the 2 users of batch 3 \(States.Timeout: took too long\)$",
     ):
         report.handler({"batches": [batch]}, context)
 
 
 def test_the_run_succeeds_when_every_batch_did(context):
     batches = [
-        {"status": "SUCCEEDED", "summary": {"users": 1, "rotated": ["homer"], "details": {}}},
-        {"status": "SUCCEEDED", "summary": {"users": 1, "skipped": ["ned"], "details": {"ned": "busy"}}},
+        {"status": "SUCCEEDED", "summary": {"users": 1, "rotated": ["homer"], "skipped": []}},
+        {"status": "SUCCEEDED", "summary": {"users": 1, "rotated": [], "skipped": ["ned"]}},
     ]
     assert report.handler({"batches": batches}, context) == {
         "users": 2,
         "batches": 2,
         "rotated": ["homer"],
         "skipped": ["ned"],
-        "details": {"ned": "busy"},
     }
+
+
+def test_a_batch_with_many_long_failures_keeps_its_cause_bounded(context):
+    results = [
+        {"username": f"user-{i:03d}", "status": "FAILED", "error": "E", "cause": "x" * 2000}
+        for i in range(100)
+    ]
+    with pytest.raises(RotationFailedError) as failure:
+        report.handler({"results": results}, context)
+    message = str(failure.value)
+    assert message.startswith("100 of 100 users not rotated: user-000 (E: xxx")
+    assert len(message) <= 8_000 and message.endswith("… (more in the executions of the batches)")
