@@ -146,7 +146,7 @@ def render(results: list[dict]) -> str:
         ]
         for action in sorted(set(calls) | set(REFERENCE["API calls"])):
             lines.append(
-                f"| &nbsp;&nbsp;{action} | {calls.get(action, 0):.2f} | {REFERENCE['API calls'].get(action, 0)} |"
+                f"| &nbsp;&nbsp;{action} | {calls.get(action, 0):.3f} | {REFERENCE['API calls'].get(action, 0)} |"
             )
         lines += [
             f"| USD per 1,000 rotations (list prices) | {r['cost']:.4f} | {reference_cost:.4f} |",
