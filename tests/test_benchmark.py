@@ -22,8 +22,8 @@ def test_benchmark_at_ten_users_meets_the_per_user_targets():
     n = result["n"]
     assert result["status"] == "SUCCEEDED" and result["rotated"] == n
     # Per rotated user: 4 states, 2 functions and 8 API calls. Shared by all users: the run's
-    # ListUsers, Map, RotateBatch and Report (4 transitions, 2 functions, 1 API call), and per batch
-    # of up to 100 users its start, LoadUsers, Map and Report (3 transitions, 2 functions, 2 API calls).
+    # ListUsers, Map and Report (3 transitions, 2 functions, 1 API call), and per batch of up to 100
+    # users its start, LoadUsers, Map and Report (4 transitions, 2 functions, 2 API calls).
     assert result["executions"] == 2
     assert result["state transitions"] == pytest.approx(4 + 7 / n)
     assert result["own Lambda invocations"] == pytest.approx(2 + 4 / n)
