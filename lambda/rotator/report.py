@@ -12,11 +12,13 @@ from rotator.common import RotationFailedError, log_event, logger
 
 _log = logger(__name__)
 
-# Step Functions keeps at most 32,768 characters of an error's cause. A failed batch's cause (with
-# its input, about 7 KB of usernames) reaches the run's state, which holds at most 256 KB for its
-# (at most 10) batches: keep each well below 25 KB.
+# Step Functions keeps at most 32,768 characters of an error's cause. What a batch hands the run
+# (a failed batch's cause with its input, about 7 KB of usernames; or a summary with its details)
+# reaches the run's state, which holds at most 256 KB for its (at most 10) batches: keep each
+# below 20 KB.
 _MAX_RUN_MESSAGE = 30_000
 _MAX_BATCH_MESSAGE = 8_000
+_MAX_BATCH_DETAILS = 8_000
 _MAX_REASON = 500
 _FAILED = re.compile(r"^(\d+) of (\d+) users not rotated: (.*)$", re.DOTALL)
 
@@ -67,12 +69,22 @@ def report_batch(results: list[dict], unlisted: list[str]) -> dict[str, Any]:
     by_status: dict[str, list[str]] = {}
     for result in results:
         by_status.setdefault(result["status"], []).append(result["username"])
-    # The run keeps users, rotated and skipped of each batch; details stay in the batch's output.
+    # What the run keeps of each batch stays bounded: the details up to a budget.
+    details: dict[str, str] = {}
+    left = _MAX_BATCH_DETAILS
+    not_rotated = [r for r in results if r["status"] != "ROTATED"]
+    for number, result in enumerate(not_rotated):
+        reason = _reason(result)
+        left -= len(result["username"]) + len(reason) + 8
+        if left < 0:
+            details["…"] = f"{len(not_rotated) - number} more in the output of the batch's execution"
+            break
+        details[result["username"]] = reason
     summary = {
         "users": len(results),
         "rotated": by_status.get("ROTATED", []),
         "skipped": by_status.get("SKIPPED", []),
-        "details": {r["username"]: _reason(r) for r in results if r["status"] != "ROTATED"},
+        "details": details,
     }
     log_event(_log, "batch summary", **summary)
     failed = [r for r in results if r["status"] == "FAILED"]
@@ -84,7 +96,13 @@ def report_batch(results: list[dict], unlisted: list[str]) -> dict[str, Any]:
 
 
 def report_run(batches: list[dict]) -> dict[str, Any]:
-    summary: dict[str, Any] = {"users": 0, "batches": len(batches), "rotated": [], "skipped": []}
+    summary: dict[str, Any] = {
+        "users": 0,
+        "batches": len(batches),
+        "rotated": [],
+        "skipped": [],
+        "details": {},
+    }
     failed, reasons = 0, []
     for batch in batches:
         if batch["status"] == "SUCCEEDED":
@@ -92,6 +110,7 @@ def report_run(batches: list[dict]) -> dict[str, Any]:
             summary["users"] += part["users"]
             summary["rotated"] += part["rotated"]
             summary["skipped"] += part["skipped"]
+            summary["details"].update(part["details"])
             continue
         summary["users"] += batch["users"]
         message = _message_of(batch.get("cause") or "")

@@ -64,7 +64,10 @@ def _failed_batch(message: str, usernames: list[str]) -> dict:
 
 def test_the_run_adds_up_its_batches_and_names_every_failed_user(context):
     batches = [
-        {"status": "SUCCEEDED", "summary": {"users": 2, "rotated": ["homer", "ned"], "skipped": []}},
+        {
+            "status": "SUCCEEDED",
+            "summary": {"users": 2, "rotated": ["homer", "ned"], "skipped": [], "details": {}},
+        },
         _failed_batch("1 of 2 users not rotated: marge (RuntimeError: HTTP 500)", ["marge", "bart"]),
         _failed_batch("2 of 2 users not rotated: lisa (X: y); maggie (X: z)", ["lisa", "maggie"]),
     ]
@@ -86,14 +89,18 @@ def test_a_batch_that_failed_as_a_whole_fails_each_of_its_users(context):
 
 def test_the_run_succeeds_when_every_batch_did(context):
     batches = [
-        {"status": "SUCCEEDED", "summary": {"users": 1, "rotated": ["homer"], "skipped": []}},
-        {"status": "SUCCEEDED", "summary": {"users": 1, "rotated": [], "skipped": ["ned"]}},
+        {"status": "SUCCEEDED", "summary": {"users": 1, "rotated": ["homer"], "skipped": [], "details": {}}},
+        {
+            "status": "SUCCEEDED",
+            "summary": {"users": 1, "rotated": [], "skipped": ["ned"], "details": {"ned": "busy"}},
+        },
     ]
     assert report.handler({"batches": batches}, context) == {
         "users": 2,
         "batches": 2,
         "rotated": ["homer"],
         "skipped": ["ned"],
+        "details": {"ned": "busy"},
     }
 
 
@@ -107,3 +114,16 @@ def test_a_batch_with_many_long_failures_keeps_its_cause_bounded(context):
     message = str(failure.value)
     assert message.startswith("100 of 100 users not rotated: user-000 (E: xxx")
     assert len(message) <= 8_000 and message.endswith("… (more in the executions of the batches)")
+
+
+def test_a_batch_hands_the_run_its_details_up_to_a_budget(context):
+    results = [
+        {"username": f"user-{i:03d}", "status": "SKIPPED", "error": "E", "cause": "y" * 400}
+        for i in range(100)
+    ]
+    summary = report.handler({"results": results}, context)
+    assert len(summary["skipped"]) == 100
+    assert len(json.dumps(summary["details"])) <= 8_500
+    assert summary["details"]["user-000"] == "E: " + "y" * 400
+    kept = len(summary["details"]) - 1
+    assert summary["details"]["…"] == f"{100 - kept} more in the output of the batch's execution"
