@@ -69,15 +69,15 @@ def report_batch(results: list[dict], unlisted: list[str]) -> dict[str, Any]:
     by_status: dict[str, list[str]] = {}
     for result in results:
         by_status.setdefault(result["status"], []).append(result["username"])
-    # What the run keeps of each batch stays bounded: the details up to a budget.
+    # What the run keeps of each batch stays bounded: the details up to a budget; "omitted" counts
+    # the rest, which the batch's own log line keeps.
     details: dict[str, str] = {}
     left = _MAX_BATCH_DETAILS
     not_rotated = [r for r in results if r["status"] != "ROTATED"]
-    for number, result in enumerate(not_rotated):
+    for result in not_rotated:
         reason = _reason(result)
         left -= len(result["username"]) + len(reason) + 8
         if left < 0:
-            details["…"] = f"{len(not_rotated) - number} more in the output of the batch's execution"
             break
         details[result["username"]] = reason
     summary = {
@@ -85,8 +85,9 @@ def report_batch(results: list[dict], unlisted: list[str]) -> dict[str, Any]:
         "rotated": by_status.get("ROTATED", []),
         "skipped": by_status.get("SKIPPED", []),
         "details": details,
+        "omitted": len(not_rotated) - len(details),
     }
-    log_event(_log, "batch summary", **summary)
+    log_event(_log, "batch summary", **summary, all_details={r["username"]: _reason(r) for r in not_rotated})
     failed = [r for r in results if r["status"] == "FAILED"]
     if failed:
         _fail(
@@ -102,6 +103,7 @@ def report_run(batches: list[dict]) -> dict[str, Any]:
         "rotated": [],
         "skipped": [],
         "details": {},
+        "omitted": 0,
     }
     failed, reasons = 0, []
     for batch in batches:
@@ -111,6 +113,7 @@ def report_run(batches: list[dict]) -> dict[str, Any]:
             summary["rotated"] += part["rotated"]
             summary["skipped"] += part["skipped"]
             summary["details"].update(part["details"])
+            summary["omitted"] += part["omitted"]
             continue
         summary["users"] += batch["users"]
         message = _message_of(batch.get("cause") or "")
