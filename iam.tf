@@ -78,6 +78,16 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # HandOff invokes the credentials handler; nothing else invokes a function.
+  dynamic "statement" {
+    for_each = length(each.value.invokes) > 0 ? [1] : []
+    content {
+      sid       = "InvokeCredentialsHandler"
+      actions   = ["lambda:InvokeFunction"]
+      resources = each.value.invokes
+    }
+  }
+
   # The user's lock names the execution holding it; a stale one is told apart from a running one.
   dynamic "statement" {
     for_each = each.key == "rotate" ? [1] : []
@@ -151,10 +161,11 @@ resource "aws_iam_role" "state_machine" {
 }
 
 data "aws_iam_policy_document" "state_machine" {
+  # The handler is invoked by the HandOff function, not by the state machine.
   statement {
-    sid       = "InvokeRotatorAndHandler"
+    sid       = "InvokeRotatorFunctions"
     actions   = ["lambda:InvokeFunction"]
-    resources = concat([for f in aws_lambda_function.this : f.arn], [var.credentials_handler_arn])
+    resources = [for f in aws_lambda_function.this : f.arn]
   }
 
   # Each batch of users runs as a child execution, started and awaited (.sync) by the run.

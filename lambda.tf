@@ -11,29 +11,44 @@ locals {
       iam_actions    = []
       secret_actions = []
       kms_actions    = []
+      invokes        = []
     }
     rotate = {
       handler     = "rotator.rotate.handler"
       description = "Takes a user's rotation lock, creates its new access key, stores it in Secrets Manager and checks AWS accepts it."
       # Room for the key check, and for waiting out a previous secret's deletion.
-      timeout = 120 + local.verify_seconds
+      timeout = local.rotate_timeout
       environment = merge(
-        { SECRET_NAME_PREFIX = local.secret_name_prefix, KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds) },
+        { SECRET_NAME_PREFIX = local.secret_name_prefix, KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds), ROTATOR_NAME = var.name },
         var.kms_key_arn == null ? {} : { KMS_KEY_ID = var.kms_key_arn },
         var.user_tag_key == null ? {} : { USER_TAG = "${var.user_tag_key}=${var.name}" },
       )
       iam_actions    = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey"]
-      secret_actions = ["secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"]
+      secret_actions = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"]
       kms_actions    = ["kms:GenerateDataKey", "kms:Decrypt"]
+      invokes        = []
+    }
+    handoff = {
+      handler     = "rotator.handoff.handler"
+      description = "Invokes the credentials handler with a user's new key and discards what it returns."
+      # Outlasts any handler: a Lambda function runs 15 minutes at most.
+      timeout        = 900
+      environment    = { CREDENTIALS_HANDLER_ARN = var.credentials_handler_arn }
+      iam_actions    = []
+      secret_actions = []
+      kms_actions    = []
+      invokes        = [var.credentials_handler_arn]
     }
     cleanup = {
-      handler        = "rotator.cleanup.handler"
-      description    = "Deletes or deactivates the superseded access key, and deletes the secret."
-      timeout        = 60
-      environment    = { OLD_KEY_ACTION = var.old_key_action }
-      iam_actions    = ["iam:DeleteAccessKey", "iam:UpdateAccessKey"]
-      secret_actions = ["secretsmanager:DeleteSecret"]
-      kms_actions    = []
+      handler     = "rotator.cleanup.handler"
+      description = "After the run's wait, deletes or deactivates each handed-off user's superseded access key, and deletes its secret."
+      # A batch of 100 users, max_concurrency at a time, with IAM's throttling retried.
+      timeout        = 600
+      environment    = { OLD_KEY_ACTION = var.old_key_action, SECRET_NAME_PREFIX = local.secret_name_prefix, MAX_CONCURRENCY = tostring(var.max_concurrency) }
+      iam_actions    = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey"]
+      secret_actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
+      kms_actions    = ["kms:Decrypt"]
+      invokes        = []
     }
     rollback = {
       handler        = "rotator.rollback.handler"
@@ -41,17 +56,19 @@ locals {
       timeout        = 60
       environment    = { SECRET_NAME_PREFIX = local.secret_name_prefix }
       iam_actions    = ["iam:ListAccessKeys", "iam:DeleteAccessKey"]
-      secret_actions = ["secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"]
+      secret_actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
       kms_actions    = ["kms:Decrypt"]
+      invokes        = []
     }
     report = {
       handler        = "rotator.report.handler"
-      description    = "Fails a batch, and the run, naming each failed user and why, when any user failed."
+      description    = "Summarizes each batch, and the run, as data; fails the run, naming each failed user and why, when any user failed."
       timeout        = 30
       environment    = {}
       iam_actions    = []
       secret_actions = []
       kms_actions    = []
+      invokes        = []
     }
   }
 }

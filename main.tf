@@ -32,11 +32,21 @@ locals {
   }
   users_parameter_path = "/${var.name}/users"
 
-  # Each child execution rotates a batch of users: about 100, a multiple of max_concurrency so
+  # Each child execution hands off a batch of users: about 100, a multiple of max_concurrency so
   # that no batch ends with a part-full wave.
-  batch_size = var.max_concurrency * ceil(100 / var.max_concurrency)
-  # Every user keeps its slot for cleanup_wait_duration, so a run takes at least this long.
-  run_seconds = ceil(length(var.users) / var.max_concurrency) * local.cleanup_seconds
+  batch_size  = var.max_concurrency * ceil(100 / var.max_concurrency)
+  batch_count = ceil(length(var.users) / local.batch_size)
+  # A run hands off max_concurrency users at a time, each in about this long (the new key's
+  # verification waits for IAM to propagate it, then the handler runs), then waits once.
+  handoff_seconds = 10
+  run_seconds     = ceil(length(var.users) / var.max_concurrency) * local.handoff_seconds + local.cleanup_seconds
+  # Bounds past which an execution is stuck (and times out, which the failure alarm reports): every
+  # wave of a batch at its slowest (RotateKey's attempts at its timeout, the handler at Lambda's
+  # 15 minutes, RollBack's retries), then the wait and each batch's clean-up at its slowest.
+  wave_timeout_seconds  = 3 * local.rotate_timeout + 900 + 600
+  batch_timeout_seconds = ceil(local.batch_size / var.max_concurrency) * local.wave_timeout_seconds
+  run_timeout_seconds   = local.batch_count * (local.batch_timeout_seconds + 6 * 600) + local.cleanup_seconds + 600
+  rotate_timeout        = 120 + local.verify_seconds
 
   secret_name_prefix = "${var.name}/"
 

@@ -12,11 +12,13 @@ locals {
         cleanup_function_arn    = aws_lambda_function.this["cleanup"].arn
         rollback_function_arn   = aws_lambda_function.this["rollback"].arn
         report_function_arn     = aws_lambda_function.this["report"].arn
-        credentials_handler_arn = var.credentials_handler_arn
+        handoff_function_arn    = aws_lambda_function.this["handoff"].arn
         cleanup_wait_seconds    = local.cleanup_seconds
         max_concurrency         = var.max_concurrency
+        batch_timeout_seconds   = local.batch_timeout_seconds
+        run_timeout_seconds     = local.run_timeout_seconds
       }),
-      "/\"(Seconds|MaxConcurrency)\": \"([0-9]+)\"/",
+      "/\"(Seconds|MaxConcurrency|TimeoutSeconds)\": \"([0-9]+)\"/",
       "\"$1\": $2"
     )
   }
@@ -51,7 +53,7 @@ resource "aws_sfn_state_machine" "this" {
     }
     precondition {
       condition     = local.run_seconds < local.schedule_seconds
-      error_message = "users: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds (${var.max_concurrency} users at a time, each for cleanup_wait_duration \"${var.cleanup_wait_duration}\" at least), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Raise max_concurrency (at most 40), shorten cleanup_wait_duration or lengthen schedule_duration."
+      error_message = "users: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds (hand-offs of max_concurrency = ${var.max_concurrency} users at a time, about ${local.handoff_seconds} seconds each, then cleanup_wait_duration \"${var.cleanup_wait_duration}\" once), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Lengthen schedule_duration, shorten cleanup_wait_duration or raise max_concurrency (at most 40)."
     }
   }
 

@@ -20,8 +20,8 @@ CLOCK_SKEW = timedelta(seconds=60)
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 
 
-def client(service: str, **kwargs: Any) -> Any:
-    return boto3.client(service, config=_BOTO_CONFIG, **kwargs)
+def client(service: str, config: Config | None = None, **kwargs: Any) -> Any:
+    return boto3.client(service, config=_BOTO_CONFIG.merge(config) if config else _BOTO_CONFIG, **kwargs)
 
 
 def logger(name: str) -> logging.Logger:
@@ -57,9 +57,22 @@ def secret_name(username: str) -> str:
 
 
 def read_record(secrets: Any, name: str) -> dict | None:
-    """The user's rotation record (the secret's JSON), or None when no rotation holds the user."""
+    """The user's rotation record (the secret's JSON), or None when no rotation holds the user: no
+    secret, or one deleted by hand and waiting out its recovery window (not a lock of ours)."""
     try:
         return json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None
+        if error_code(error) == "InvalidRequestException" and deleted_on(secrets, name):
+            return None
+        raise
+
+
+def deleted_on(secrets: Any, name: str) -> datetime | None:
+    """When the secret was scheduled for deletion, or None if it is not."""
+    try:
+        return secrets.describe_secret(SecretId=name).get("DeletedDate")
     except ClientError as error:
         if error_code(error) == "ResourceNotFoundException":
             return None
@@ -67,35 +80,51 @@ def read_record(secrets: Any, name: str) -> dict | None:
 
 
 def keys_created_by(iam: Any, username: str, record: dict) -> list[str]:
-    """Keys this rotation created. Once stored, the record names its key. Before that (a crash
-    between CreateAccessKey and storing the key), the key is the one that was not there when the
-    rotation took its lock and was created since."""
+    """Keys this rotation created. Once stored, the record names its key. Before that (a crash, or a
+    lost CreateAccessKey response), they are the keys that were not there when the rotation took its
+    lock and were created since an attempt marked the record "creating", just before it called
+    CreateAccessKey. Without that mark no attempt created a key: a new key is someone else's."""
     if "AccessKeyId" in record:
         return [record["AccessKeyId"]]
     rotation = record["Rotation"]
-    since = datetime.fromisoformat(rotation["StartedAt"]) - CLOCK_SKEW
+    creating = rotation.get("Creating")
+    if not creating:
+        return []
+    since = datetime.fromisoformat(creating["At"]) - CLOCK_SKEW
     return [
         key["AccessKeyId"]
-        for key in iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
+        for key in list_keys(iam, username)
         if key["AccessKeyId"] not in rotation["KeyIdsBefore"] and key["CreateDate"] >= since
     ]
 
 
+def list_keys(iam: Any, username: str) -> list[dict]:
+    return iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
+
+
 def delete_keys(iam: Any, username: str, key_ids: list[str]) -> None:
-    """Deletes the keys; one already gone is fine. Safe to repeat."""
+    """Deletes the keys; one already gone is fine, a user gone is not. Safe to repeat."""
     for key_id in key_ids:
         try:
             iam.delete_access_key(UserName=username, AccessKeyId=key_id)
         except ClientError as error:
             if error_code(error) != "NoSuchEntity":
                 raise
+            check_user_exists(iam, username, key_ids)
 
 
-def discard(iam: Any, secrets: Any, username: str, name: str, key_ids: list[str]) -> None:
-    """Undoes a rotation that did not hand its key off: deletes the keys it created, then its
-    secret. Safe to repeat."""
-    delete_keys(iam, username, key_ids)
-    delete_secret(secrets, name)
+def check_user_exists(iam: Any, username: str, key_ids: list[str]) -> None:
+    """NoSuchEntity names a missing key or a missing user alike: ask IAM which."""
+    try:
+        list_keys(iam, username)
+    except ClientError as error:
+        if error_code(error) != "NoSuchEntity":
+            raise
+        raise UserGoneError(
+            f"User {username} no longer exists under that name (renamed or deleted during the rotation): "
+            f"its keys {', '.join(key_ids)} could not be removed. If it was renamed, delete the key the "
+            "third party does not use from the renamed user by hand, and list the new name in `users`."
+        ) from None
 
 
 def delete_secret(secrets: Any, name: str) -> None:
@@ -140,3 +169,40 @@ class UserNotTaggedError(RotationError):
 
 class RotationFailedError(RotationError):
     pass
+
+
+class UserGoneError(RotationError):
+    pass
+
+
+class AttemptInProgressError(RotationError):
+    """An earlier attempt of this rotation may still be creating the key: retry later."""
+
+
+class SecretPendingDeletionError(RotationError):
+    pass
+
+
+def message_of(cause: str) -> str:
+    """The message inside a Step Functions cause: a Lambda error's JSON, or a failed child
+    execution's description whose own cause is one; else the cause itself."""
+    for _ in range(2):
+        try:
+            parsed = json.loads(cause)
+        except (ValueError, TypeError):
+            return cause
+        if not isinstance(parsed, dict):
+            return cause
+        if "errorMessage" in parsed:
+            return str(parsed["errorMessage"])
+        # A .sync child's description, as AWS gives it: Cause (and Status, Input, ...).
+        inner = parsed.get("Cause", parsed.get("cause"))
+        if not isinstance(inner, str):
+            return cause
+        cause = inner
+    return cause
+
+
+def capped(text: str, limit: int = 1000) -> str:
+    """Step Functions keeps every user's result in its batch's state: keep messages short."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -33,6 +33,12 @@ def _read_names(ssm: Any, names: list[str]) -> list[tuple[str, list[dict]]]:
 
 def _batches(parts: list[tuple[str, list[dict]]], wanted: str | None, size: int) -> list[dict]:
     listed = [(name, user["username"]) for name, users in parts for user in users]
+    # Once each: a user read twice (say, while `terraform apply` moves it between parameters) would
+    # otherwise be rotated by two branches of one run at once. IAM names are case-insensitive.
+    unique: dict[str, tuple[str, str]] = {}
+    for name, username in listed:
+        unique.setdefault(username.lower(), (name, username))
+    listed = list(unique.values())
     if wanted is not None:
         # IAM user names are case-insensitive.
         listed = [(name, username) for name, username in listed if username.lower() == str(wanted).lower()]
@@ -77,13 +83,11 @@ def load_users(event: dict[str, Any]) -> dict[str, Any]:
         for _, users in _read_names(client("ssm"), event["parameters"])
         for user in users
     }
-    users = [
-        {**by_name[name], "rotation": event["rotation"]} for name in event["usernames"] if name in by_name
-    ]
+    users = [by_name[name] for name in dict.fromkeys(event["usernames"]) if name in by_name]
     # Removed from the list since the run started (a `terraform apply` in between): not rotated.
     unlisted = [name for name in event["usernames"] if name not in by_name]
     log_event(_log, "batch loaded", usernames=[u["username"] for u in users], unlisted=unlisted)
-    return {"users": users, "unlisted": unlisted}
+    return {"users": users, "unlisted": unlisted, "rotation": event["rotation"]}
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

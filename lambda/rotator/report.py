@@ -1,137 +1,141 @@
-"""Report state, of a batch and of the run. A batch's Report fails the batch, naming each failed
-user and why, when any user failed; otherwise it returns the batch's summary. The run's Report
-adds the batches up, and fails the run the same way when any batch failed."""
+"""Summaries of batches and of the run, as data. A batch's Summarize (after its hand-offs) and its
+clean-up (after the run's wait) describe what happened to each of its users, within a size budget;
+the run's Report adds the batches up and fails the run, naming each failed user and why, when any
+user failed. Only the run fails: batches never do because a user did."""
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any
+from typing import Any, Dict, Iterable, List
 
-from rotator.common import RotationFailedError, log_event, logger
+from rotator.common import RotationFailedError, capped, log_event, logger, message_of
+from rotator.payloads import BatchSummary, UserResult
 
 _log = logger(__name__)
 
-# Step Functions keeps at most 32,768 characters of an error's cause. What a batch hands the run
-# (a failed batch's cause with its input, about 7 KB of usernames; or a summary with its details)
-# reaches the run's state, which holds at most 256 KB for its (at most 10) batches: keep each
-# below 20 KB.
+# Step Functions keeps at most 32,768 characters of an error's cause, and at most 256 KB of state.
+# The run's state holds every batch's summary (at most 10 batches of 100 users): each gives its
+# usernames (at most 6.5 KB) and its reasons within a budget, so the run stays under 160 KB.
 _MAX_RUN_MESSAGE = 30_000
-_MAX_BATCH_MESSAGE = 8_000
 _MAX_BATCH_DETAILS = 8_000
 _MAX_REASON = 500
-_FAILED = re.compile(r"^(\d+) of (\d+) users not rotated: (.*)$", re.DOTALL)
 
 
-def _message_of(cause: str) -> str:
-    """The message inside a cause: a Lambda error's JSON, or a failed child execution's
-    description whose own cause is one."""
-    for _ in range(2):
-        try:
-            parsed = json.loads(cause)
-        except (ValueError, TypeError):
-            return cause
-        if not isinstance(parsed, dict):
-            return cause
-        if "errorMessage" in parsed:
-            return str(parsed["errorMessage"])
-        # A .sync child's description, as AWS gives it: Cause (and Status, Input, ...).
-        inner = parsed.get("Cause", parsed.get("cause"))
-        if not isinstance(inner, str):
-            return cause
-        cause = inner
-    return cause
+def reason(error: str | None, cause: str | None) -> str:
+    message = message_of(cause or "")
+    return capped(f"{error}: {message}" if message else str(error), _MAX_REASON)
 
 
-def _reason(result: dict) -> str:
-    cause = _message_of(result.get("cause") or "")
-    reason = f"{result.get('error')}: {cause}" if cause else str(result.get("error"))
-    return reason if len(reason) <= _MAX_REASON else reason[: _MAX_REASON - 1] + "…"
-
-
-def _fail(failed: int, users: int, reasons: list[str], limit: int) -> None:
-    message = f"{failed} of {users} users not rotated: " + "; ".join(reasons)
-    if len(message) > limit:
-        message = message[: limit - 60] + "… (more in the executions of the batches)"
-    raise RotationFailedError(message)
-
-
-def report_batch(results: list[dict], unlisted: list[str]) -> dict[str, Any]:
-    results = results + [
-        {
-            "username": name,
-            "status": "SKIPPED",
-            "error": "UserNotListed",
-            "cause": "removed from the users list",
-        }
-        for name in unlisted
-    ]
-    by_status: dict[str, list[str]] = {}
-    for result in results:
-        by_status.setdefault(result["status"], []).append(result["username"])
-    # What the run keeps of each batch stays bounded: the details up to a budget; "omitted" counts
-    # the rest, which the batch's own log line keeps.
-    details: dict[str, str] = {}
-    left = _MAX_BATCH_DETAILS
-    not_rotated = [r for r in results if r["status"] != "ROTATED"]
-    for result in not_rotated:
-        reason = _reason(result)
-        left -= len(result["username"]) + len(reason) + 8
-        if left < 0:
-            break
-        details[result["username"]] = reason
-    summary = {
-        "users": len(results),
-        "rotated": by_status.get("ROTATED", []),
-        "skipped": by_status.get("SKIPPED", []),
-        "details": details,
-        "omitted": len(not_rotated) - len(details),
+def new_summary(users: int) -> BatchSummary:
+    return {
+        "users": users,
+        "handedOff": [],
+        "uncertain": [],
+        "rotated": [],
+        "skipped": [],
+        "failed": [],
+        "details": {},
+        "actions": {},
+        "omitted": 0,
     }
-    log_event(_log, "batch summary", **summary, all_details={r["username"]: _reason(r) for r in not_rotated})
-    failed = [r for r in results if r["status"] == "FAILED"]
-    if failed:
-        _fail(
-            len(failed), len(results), [f"{r['username']} ({_reason(r)})" for r in failed], _MAX_BATCH_MESSAGE
+
+
+def _spent(summary: BatchSummary) -> int:
+    return sum(len(k) + len(v) + 8 for part in ("details", "actions") for k, v in summary[part].items())  # type: ignore[literal-required]
+
+
+def explain(summary: BatchSummary, username: str, why: str, action: str | None = None) -> None:
+    """Records why a user was not rotated (and what was done about it), within the budget."""
+    cost = len(username) + len(why) + 8 + (len(username) + len(action) + 8 if action else 0)
+    if _spent(summary) + cost > _MAX_BATCH_DETAILS:
+        summary["omitted"] += 1
+        log_event(_log, "reason omitted from the summary", username=username, reason=why, action=action)
+        return
+    summary["details"][username] = why
+    if action:
+        summary["actions"][username] = action
+
+
+def summarize_batch(results: List[UserResult], unlisted: List[str]) -> BatchSummary:
+    """After the batch's hand-offs: who the clean-up takes over, who was skipped or failed, and why."""
+    summary = new_summary(len(results) + len(unlisted))
+    for result in results:
+        status, username = result["status"], result["username"]
+        key = {"HANDED_OFF": "handedOff", "UNCERTAIN": "uncertain", "SKIPPED": "skipped"}.get(
+            status, "failed"
         )
+        summary[key].append(username)  # type: ignore[literal-required]
+        if status != "HANDED_OFF":
+            explain(summary, username, reason(result.get("error"), result.get("cause")))
+    for username in unlisted:
+        summary["skipped"].append(username)
+        explain(summary, username, "UserNotListed: removed from the users list")
+    log_event(_log, "batch handed off", **{k: v for k, v in summary.items() if k != "details"})
     return summary
 
 
-def report_run(batches: list[dict]) -> dict[str, Any]:
-    summary: dict[str, Any] = {
+def _grouped(entries: Iterable[tuple[str, str, str | None]]) -> List[str]:
+    """'u1, u2 (reason)', and what was done about it, per distinct reason, in order of first
+    appearance: at scale many users fail for one reason."""
+    groups: Dict[tuple[str, str | None], List[str]] = {}
+    for username, why, action in entries:
+        groups.setdefault((why, action), []).append(username)
+    return [
+        f"{', '.join(names)} ({why})" + (f": {action}" if action else "")
+        for (why, action), names in groups.items()
+    ]
+
+
+def report_run(batches: List[Dict[str, Any]]) -> Dict[str, Any]:
+    summary: Dict[str, Any] = {
         "users": 0,
         "batches": len(batches),
         "rotated": [],
         "skipped": [],
+        "failed": [],
         "details": {},
         "omitted": 0,
     }
-    failed, reasons = 0, []
-    for batch in batches:
-        if batch["status"] == "SUCCEEDED":
-            part = batch["summary"]
-            summary["users"] += part["users"]
-            summary["rotated"] += part["rotated"]
-            summary["skipped"] += part["skipped"]
-            summary["details"].update(part["details"])
-            summary["omitted"] += part["omitted"]
+    entries: List[tuple[str, str, str | None]] = []
+    whole: List[str] = []  # batches that failed as a whole
+    for index, batch in enumerate(batches):
+        status = batch.get("status")
+        if status == "FAILED":
+            names = batch["usernames"]
+            summary["users"] += len(names)
+            summary["failed"] += names
+            whole.append(
+                f"the {len(names)} users of batch {index + 1} ({reason(batch.get('error'), batch.get('cause'))})"
+            )
             continue
-        summary["users"] += batch["users"]
-        message = _message_of(batch.get("cause") or "")
-        match = _FAILED.match(message)
-        if match:
-            failed += int(match.group(1))
-            reasons.append(match.group(3))
-        else:
-            # The batch failed as a whole (it could not start or load its users); its input names them.
-            failed += batch["users"]
-            reasons.append(f"the {batch['users']} users of batch {batch['index'] + 1} ({_reason(batch)})")
-    log_event(_log, "run summary", failed=failed, **summary)
+        part = batch["summary"] if status == "CLEANUP_FAILED" else batch
+        if status == "CLEANUP_FAILED":
+            # The clean-up of the whole batch failed: its handed-off users keep both keys.
+            why = f"{batch.get('error')}: the clean-up failed; the old key and the secret may remain"
+            for username in part["handedOff"] + part["uncertain"]:
+                part["failed"].append(username)
+                explain(part, username, why)
+        summary["users"] += part["users"]
+        for key in ("rotated", "skipped", "failed"):
+            summary[key] += part[key]
+        summary["details"].update(part["details"])
+        summary["omitted"] += part["omitted"]
+        for username in part["failed"]:
+            why = part["details"].get(username, "the reason is in the batch's logs")
+            entries.append((username, why, part["actions"].get(username)))
+    log_event(_log, "run summary", **summary)
+    failed = len(summary["failed"])
     if failed:
-        _fail(failed, summary["users"], reasons, _MAX_RUN_MESSAGE)
+        text = f"{failed} of {summary['users']} users not rotated: " + "; ".join(whole + _grouped(entries))
+        if len(text) > _MAX_RUN_MESSAGE:
+            text = (
+                text[: _MAX_RUN_MESSAGE - 120]
+                + "… (the rest: every user's reason is in the batches' outputs)"
+            )
+        raise RotationFailedError(text)
     return summary
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:
     if "batches" in event:
         return report_run(event["batches"])
-    return report_batch(event["results"], event.get("unlisted") or [])
+    return dict(summarize_batch(event["results"], event.get("unlisted") or []))

@@ -2,7 +2,8 @@
 user's secret and checks that AWS accepts it.
 
 Safe to run twice: a second attempt of the same rotation resumes from what the first one stored.
-Returns key ids and the secret's name only; the secret access key never leaves this function
+It never undoes itself: on failure RollBack, the workflow's next state, removes what the rotation
+created. Returns key ids and the secret's name only; the secret access key never leaves this function
 except into Secrets Manager.
 """
 
@@ -11,23 +12,28 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from rotator.common import (
+    CLOCK_SKEW,
     AlreadyRotatedError,
+    AttemptInProgressError,
     KeyNotUsableError,
+    RotationError,
     RotationInProgressError,
+    SecretPendingDeletionError,
     StaleRotationError,
     TwoActiveKeysError,
     UserNotTaggedError,
     client,
     delete_keys,
-    discard,
+    deleted_on,
     error_code,
     keys_created_by,
+    list_keys,
     log_event,
     logger,
     now,
@@ -43,75 +49,58 @@ _NOT_YET_VALID = {
     "AuthFailure",
     "UnrecognizedClientException",
 }
+# How long a resumed attempt waits for a live earlier attempt to store its key before it gives up
+# (and the workflow retries it later).
+_TWIN_WAIT = timedelta(seconds=20)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    username, rotation = event["username"], event["rotation"]
+    user, rotation = event["user"], event["rotation"]
+    username = user["username"]
     iam, secrets = client("iam"), client("secretsmanager")
     name = secret_name(username)
+    attempt = _attempt(context)
     keys = _keys_in_reach(iam, username)
-
-    record, fresh = _lock(secrets, name, username, rotation, keys)
-    try:
-        if fresh:
-            _check_can_rotate(username, rotation, keys)
-        else:
-            if "AccessKeyId" not in record:
-                # An earlier attempt died between creating its key and storing it: nobody has that key.
-                unstored = keys_created_by(iam, username, record)
-                delete_keys(iam, username, unstored)
-                log_event(_log, "unstored keys deleted", username=username, access_key_ids=unstored)
-            keys = iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
-        if record.get("AccessKeyId") not in {k["AccessKeyId"] for k in keys}:
-            record.pop("AccessKeyId", None)
-            # An inactive key is no one's working key; it only takes the slot the new key needs.
-            for key in keys:
-                if key["Status"] != "Active":
-                    iam.delete_access_key(UserName=username, AccessKeyId=key["AccessKeyId"])
-                    log_event(
-                        _log, "inactive key deleted", username=username, access_key_id=key["AccessKeyId"]
-                    )
-            new_key = iam.create_access_key(UserName=username)["AccessKey"]
-            record.update(
-                AccessKeyId=new_key["AccessKeyId"],
-                SecretAccessKey=new_key["SecretAccessKey"],
-                UserName=new_key["UserName"],
-                CreateDate=new_key["CreateDate"].isoformat(),
-            )
-            log_event(_log, "key created", username=username, access_key_id=record["AccessKeyId"])
-            secrets.put_secret_value(SecretId=name, SecretString=json.dumps(record))
-            log_event(
-                _log,
-                "secret stored",
-                username=username,
-                access_key_id=record["AccessKeyId"],
-                secret_name=name,
-            )
-        _verify(username, record["AccessKeyId"], record["SecretAccessKey"])
-    except Exception:
-        # Nothing was handed off: remove what this rotation created, keep the user's keys.
-        discard(iam, secrets, username, name, [record["AccessKeyId"]] if "AccessKeyId" in record else [])
-        log_event(_log, "rotation undone", username=username, access_key_id=record.get("AccessKeyId"))
-        raise
-
-    handler_event = {"username": username, "secretName": name}
-    if event.get("metadata") is not None:
-        handler_event["metadata"] = event["metadata"]
+    refusal = _refusal(username, rotation, keys)
+    # With nothing to do between taking the lock and creating the key, the lock is marked "creating"
+    # at once: one call less on the common path.
+    create_now = refusal is None and all(k["Status"] == "Active" for k in keys)
+    record, fresh = _lock(secrets, name, username, rotation, keys, attempt if create_now else None)
+    if fresh:
+        if refusal is not None:
+            raise refusal
+    else:
+        record, keys = _resume(iam, secrets, name, username, record, event.get("previousAttemptDied", False))
+    if "AccessKeyId" not in record:
+        _create(iam, secrets, name, username, record, keys, attempt)
+    _verify(username, record["AccessKeyId"], record["SecretAccessKey"])
+    # A twin attempt may have replaced the key meanwhile: hand off only what the secret holds now.
+    held = read_record(secrets, name)
+    if held is None or held.get("AccessKeyId") != record["AccessKeyId"]:
+        raise AttemptInProgressError(
+            f"The secret {name} of user {username} changed while this attempt verified key "
+            f"{record['AccessKeyId']}; the next attempt resumes from what it holds now."
+        )
     return {
-        "username": username,
+        "user": user,
         "rotation": rotation,
         "newAccessKeyId": record["AccessKeyId"],
-        "oldAccessKeyIds": record["Rotation"]["ActiveKeyIdsBefore"],
         "secretName": name,
-        "handlerEvent": handler_event,
     }
+
+
+def _attempt(context: Any) -> dict[str, str]:
+    """This invocation: its id, and when Lambda ends it at the latest."""
+    started = now()
+    deadline = started + timedelta(milliseconds=context.get_remaining_time_in_millis())
+    return {"Id": context.aws_request_id, "At": started.isoformat(), "Deadline": deadline.isoformat()}
 
 
 def _keys_in_reach(iam: Any, username: str) -> list[dict]:
     """The user's keys; the first call on the user, so a user out of the rotator's reach fails here,
     before anything is created."""
     try:
-        return iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
+        return list_keys(iam, username)
     except ClientError as error:
         tag = os.environ.get("USER_TAG")
         if error_code(error) != "AccessDenied" or not tag:
@@ -122,10 +111,17 @@ def _keys_in_reach(iam: Any, username: str) -> list[dict]:
         ) from error
 
 
-def _lock(secrets: Any, name: str, username: str, rotation: dict, keys: list[dict]) -> tuple[dict, bool]:
+def _lock(
+    secrets: Any,
+    name: str,
+    username: str,
+    rotation: dict,
+    keys: list[dict],
+    creating: dict | None,
+) -> tuple[dict, bool]:
     """Creates the user's secret as this rotation's lock, or finds this rotation's own from an
     earlier attempt. Returns (record, True if taken now)."""
-    record = {
+    record: dict[str, Any] = {
         "UserName": username,
         "Rotation": {
             "Id": rotation["id"],
@@ -135,10 +131,14 @@ def _lock(secrets: Any, name: str, username: str, rotation: dict, keys: list[dic
             "ActiveKeyIdsBefore": [k["AccessKeyId"] for k in keys if k["Status"] == "Active"],
         },
     }
+    if creating:
+        record["Rotation"]["Creating"] = creating
     arguments = {
         "Name": name,
         "Description": f"Access key of IAM user {username} being rotated; read by its credentials handler.",
         "SecretString": json.dumps(record),
+        # Leftovers of any instance can be found by this tag, whatever happens to the instance.
+        "Tags": [{"Key": "iam-credentials-rotator", "Value": os.environ.get("ROTATOR_NAME", "")}],
     }
     if os.environ.get("KMS_KEY_ID"):
         arguments["KmsKeyId"] = os.environ["KMS_KEY_ID"]
@@ -148,8 +148,8 @@ def _lock(secrets: Any, name: str, username: str, rotation: dict, keys: list[dic
             log_event(_log, "lock taken", username=username, secret_name=name, rotation=rotation["id"])
             return record, True
         except ClientError as error:
-            if error_code(error) == "InvalidRequestException" and "scheduled for deletion" in str(error):
-                time.sleep(2**attempt)  # the last rotation's secret is still being deleted
+            if error_code(error) == "InvalidRequestException":
+                _wait_out_deletion(secrets, name, username, attempt)
                 continue
             if error_code(error) != "ResourceExistsException":
                 raise
@@ -161,6 +161,21 @@ def _lock(secrets: Any, name: str, username: str, rotation: dict, keys: list[dic
             return held, False
         _refuse(username, name, held)
     raise RuntimeError(f"could not create secret {name}: it kept being deleted and recreated")
+
+
+def _wait_out_deletion(secrets: Any, name: str, username: str, attempt: int) -> None:
+    """The last rotation's secret is still being deleted (deletion without recovery takes a few
+    seconds), or someone deleted it by hand with a recovery window: then say so, and the fix."""
+    deleted = deleted_on(secrets, name)
+    if deleted is not None and now() - deleted > timedelta(minutes=2):
+        raise SecretPendingDeletionError(
+            f"The secret {name} of user {username} was deleted on {deleted.isoformat()} with a recovery "
+            "window, so it cannot be created again until the window ends; nothing was changed. It may hold "
+            f"a rotation's lock: restore it to see (aws secretsmanager restore-secret --secret-id '{name}'), "
+            "or, if no rotation of the user is under way, delete it for good: aws secretsmanager "
+            f"delete-secret --secret-id '{name}' --force-delete-without-recovery"
+        )
+    time.sleep(2**attempt)
 
 
 def _refuse(username: str, name: str, held: dict) -> None:
@@ -183,23 +198,87 @@ def _refuse(username: str, name: str, held: dict) -> None:
     )
 
 
-def _check_can_rotate(username: str, rotation: dict, keys: list[dict]) -> None:
+def _resume(
+    iam: Any, secrets: Any, name: str, username: str, record: dict, previous_died: bool
+) -> tuple[dict, list[dict]]:
+    """An earlier attempt of this rotation took the lock. If it stored its key, carry on with it.
+    If it marked the record "creating" without storing a key, nobody holds what it created: delete
+    it, once that attempt is provably dead (Lambda said it died, or its deadline passed); while it
+    may still be running, give it time to store its key."""
+    creating = record["Rotation"].get("Creating")
+    if "AccessKeyId" not in record and creating:
+        deadline = datetime.fromisoformat(creating["Deadline"]) + CLOCK_SKEW
+        waited_until = now() + _TWIN_WAIT
+        while not previous_died and now() < deadline:
+            if now() > waited_until:
+                raise AttemptInProgressError(
+                    f"An earlier attempt ({creating['Id']}) of this rotation of user {username} may still be "
+                    f"creating its key (it can run until {creating['Deadline']}); retrying later."
+                )
+            time.sleep(2)
+            record = read_record(secrets, name) or record
+            if "AccessKeyId" in record:
+                break
+        if "AccessKeyId" not in record:
+            unstored = keys_created_by(iam, username, record)
+            delete_keys(iam, username, unstored)
+            record["Rotation"].pop("Creating")
+            log_event(_log, "unstored keys deleted", username=username, access_key_ids=unstored)
+    keys = list_keys(iam, username)
+    if record.get("AccessKeyId") not in {k["AccessKeyId"] for k in keys}:
+        record.pop("AccessKeyId", None)
+    return record, keys
+
+
+def _create(
+    iam: Any, secrets: Any, name: str, username: str, record: dict, keys: list[dict], attempt: dict
+) -> None:
+    # An inactive key is no one's working key; it only takes the slot the new key needs.
+    for key in keys:
+        if key["Status"] != "Active":
+            delete_keys(iam, username, [key["AccessKeyId"]])
+            log_event(_log, "inactive key deleted", username=username, access_key_id=key["AccessKeyId"])
+    rotation = record["Rotation"]
+    if rotation.get("Creating", {}).get("Id") != attempt["Id"]:
+        rotation["Creating"] = attempt
+        secrets.put_secret_value(SecretId=name, SecretString=json.dumps(record))
+    response = iam.create_access_key(UserName=username)
+    new_key = response["AccessKey"]
+    if response["ResponseMetadata"].get("RetryAttempts"):
+        # A retried CreateAccessKey may have created a key whose response was lost: nobody holds it.
+        lost = [k for k in keys_created_by(iam, username, record) if k != new_key["AccessKeyId"]]
+        delete_keys(iam, username, lost)
+        log_event(_log, "keys of lost responses deleted", username=username, access_key_ids=lost)
+    record.update(
+        AccessKeyId=new_key["AccessKeyId"],
+        SecretAccessKey=new_key["SecretAccessKey"],
+        UserName=new_key["UserName"],
+        CreateDate=new_key["CreateDate"].isoformat(),
+    )
+    log_event(_log, "key created", username=username, access_key_id=record["AccessKeyId"])
+    secrets.put_secret_value(SecretId=name, SecretString=json.dumps(record))
+    log_event(_log, "secret stored", username=username, access_key_id=record["AccessKeyId"], secret_name=name)
+
+
+def _refusal(username: str, rotation: dict, keys: list[dict]) -> RotationError | None:
+    """Why this rotation must not create a key for the user, if it must not."""
     active = [k for k in keys if k["Status"] == "Active"]
     scheduled = rotation.get("scheduledTime")
     if scheduled:
         due = datetime.fromisoformat(scheduled.replace("Z", "+00:00"))
         newer = [k["AccessKeyId"] for k in active if k["CreateDate"] >= due]
         if newer:
-            raise AlreadyRotatedError(
+            return AlreadyRotatedError(
                 f"User {username} already has key {newer[0]}, created after this scheduled run was due "
                 f"({scheduled}); not rotating twice."
             )
     if len(active) > 1:
-        raise TwoActiveKeysError(
+        return TwoActiveKeysError(
             f"User {username} has two active access keys ({', '.join(k['AccessKeyId'] for k in active)}); "
             "the rotator cannot tell which one the third party uses, so it changed nothing. Delete or "
             "deactivate the key that is not in use, then run the rotation again."
         )
+    return None
 
 
 def _verify(username: str, access_key_id: str, secret_access_key: str) -> None:

@@ -1,0 +1,79 @@
+"""HandOff state: invokes the user's credentials handler with the event of the handler contract,
+and discards what the handler returns, so that no return value (whatever its size) can break the
+workflow. A failed hand-off fails this function with the handler's own error name and message
+(capped), which the workflow routes: the handler's code raised (it refused the key), the handler
+was throttled (it never ran), or the outcome is unknown (a timeout, a crash, a service error, a
+partial delivery), where the third party may hold the new key."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+from rotator.common import capped, client, error_code, log_event, logger, required_env
+
+_log = logger(__name__)
+# One attempt per call: the workflow retries with backoff, and a lost response must not re-deliver
+# silently. The read timeout outlasts any Lambda function (15 minutes).
+_INVOKE_CONFIG = Config(retries={"total_max_attempts": 1}, read_timeout=905, connect_timeout=10)
+# Lambda API errors, named as Step Functions names them, so that the workflow's Retry and Catch
+# treat a failure to invoke the handler as they would treat a failure to invoke any function.
+_SERVICE_ERRORS = {
+    "TooManyRequestsException": "Lambda.TooManyRequestsException",
+    "ServiceException": "Lambda.ServiceException",
+    "EC2ThrottledException": "Lambda.TooManyRequestsException",
+}
+
+
+class HandOffOutcomeUnknownError(Exception):
+    """The handler was invoked but no answer came back."""
+
+
+def _error(name: str, message: str) -> Exception:
+    # The Lambda runtime reports an exception's class name as its errorType, which becomes the
+    # Step Functions error name: the handler's own error name passes through unchanged.
+    return type(name, (Exception,), {})(capped(message))
+
+
+def handler_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The handler contract's event: the user, the secret to read, and the user's metadata if set."""
+    user = event["user"]
+    handler_event = {"username": user["username"], "secretName": event["secretName"]}
+    if user.get("metadata") is not None:
+        handler_event["metadata"] = user["metadata"]
+    return handler_event
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    payload = handler_event(event)
+    username = payload["username"]
+    lambda_client = client("lambda", config=_INVOKE_CONFIG)
+    try:
+        response = lambda_client.invoke(
+            FunctionName=required_env("CREDENTIALS_HANDLER_ARN"), Payload=json.dumps(payload).encode()
+        )
+    except ReadTimeoutError as error:
+        raise HandOffOutcomeUnknownError(f"The credentials handler did not answer: {error}") from None
+    except ClientError as error:
+        code = error_code(error)
+        if code in _SERVICE_ERRORS:
+            raise _error(_SERVICE_ERRORS[code], str(error)) from None
+        raise
+    # Read to the end and drop: the handler's return value is not ours to keep.
+    returned = response["Payload"].read()
+    if "FunctionError" in response:
+        try:
+            failure = json.loads(returned)
+        except ValueError:
+            failure = {}
+        if not isinstance(failure, dict):
+            failure = {}
+        name = str(failure.get("errorType") or "Lambda.Unknown")
+        message = str(failure.get("errorMessage") or "the handler failed without an error message")
+        log_event(_log, "hand-off failed", username=username, error=name)
+        raise _error(name, message)
+    log_event(_log, "handed off", username=username, secret_name=payload["secretName"])
+    return {"username": username, "status": "HANDED_OFF"}

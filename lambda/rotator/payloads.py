@@ -1,0 +1,55 @@
+"""The data passed between the workflow's states, typed so that the contract between them is
+checked (mypy). Only names, key ids and short reasons: never a secret access key."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List, TypedDict
+
+if TYPE_CHECKING:  # annotations stay strings at run time, so older runtimes need not have it
+    from typing_extensions import NotRequired
+
+
+class Rotation(TypedDict):
+    """The run a rotation belongs to: its id names every user's lock."""
+
+    id: str
+    executionArn: str
+    scheduledTime: NotRequired[str]
+
+
+class User(TypedDict):
+    username: str
+    metadata: NotRequired[str]
+
+
+class Batch(TypedDict):
+    """Usernames of one child execution, and the users-list parameters that hold them."""
+
+    parameters: List[str]
+    usernames: List[str]
+
+
+class UserResult(TypedDict):
+    """What happened to one user in a batch's hand-off (RotateKey, HandOff, RollBack, Skipped)."""
+
+    username: str
+    status: str  # HANDED_OFF, UNCERTAIN, SKIPPED or FAILED
+    error: NotRequired[str]
+    cause: NotRequired[str]
+
+
+class BatchSummary(TypedDict):
+    """A batch's result as data, bounded in size whatever happened. After the hand-off: handedOff
+    and uncertain name the users the clean-up takes over; after the clean-up, rotated names those
+    whose old key was retired. details (and actions, what was done about a failure) give reasons
+    within a budget; omitted counts the reasons left out (they are in the batch's logs)."""
+
+    users: int
+    handedOff: List[str]
+    uncertain: List[str]
+    rotated: List[str]
+    skipped: List[str]
+    failed: List[str]
+    details: Dict[str, str]
+    actions: Dict[str, str]
+    omitted: int
