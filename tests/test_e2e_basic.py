@@ -49,8 +49,9 @@ def test_scheduled_run_rotates_every_user_and_hands_off_the_new_key(aws, stack, 
     # Metadata is delivered byte-for-byte, and only to the user that has it.
     assert third_party.latest("marge")["metadata"] == "ci=circleci;context=prod"
     assert third_party.latest("homer")["metadata"] is None
-    # Each user waited cleanup_wait_duration (5m) between hand-off and clean-up.
-    assert aws.waits[waits_before:] == [300, 300, 300]
+    # The run waited cleanup_wait_duration (5m) once, after every user's hand-off and before any clean-up.
+    assert aws.waits[waits_before:] == [300]
+    assert_each_old_key_outlived_its_hand_off_by_the_wait(aws, execution["executionArn"], USERS, 300)
     # No secret remains.
     assert aws.client("secretsmanager").list_secrets()["SecretList"] == []
     # No secret access key in the execution history, in any Lambda's logs, in state or outputs.
@@ -61,6 +62,27 @@ def test_scheduled_run_rotates_every_user_and_hands_off_the_new_key(aws, stack, 
         secret = third_party.latest(user)["SecretAccessKey"]
         assert secret not in history and secret not in logs and secret not in state
     assert "SecretAccessKey" not in history
+
+
+def assert_each_old_key_outlived_its_hand_off_by_the_wait(aws, run_arn, users, wait_seconds):
+    """From the histories: every hand-off ended before the run's wait began, and every clean-up
+    began after it ended; so each user's old key outlived its own hand-off by the whole wait."""
+    histories = aws.histories(run_arn)
+    run_events = histories.pop(run_arn)
+    (wait,) = [e for e in run_events if e["type"] == "WaitStateEntered"]
+    hand_offs = [
+        e["timestamp"]
+        for events in histories.values()
+        for e in events
+        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "HandOff"
+    ]
+    cleanups = [
+        e["timestamp"]
+        for e in run_events
+        if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "CleanUpBatch"
+    ]
+    assert len(hand_offs) == len(users) and cleanups
+    assert max(hand_offs) <= wait["timestamp"] <= min(cleanups)
 
 
 def test_on_demand_run_rotates_one_user_and_leaves_the_others_alone(aws, stack, third_party):
@@ -89,26 +111,31 @@ def test_unlisted_user_is_refused_and_nothing_changes(aws, stack):
     assert {user: aws.access_keys(user) for user in USERS} == before
 
 
-def test_state_machine_may_invoke_only_the_module_functions_and_the_handler(aws, stack):
+def test_state_machine_may_invoke_only_the_module_functions_and_handoff_the_handler(aws, stack):
     iam = aws.client("iam")
     policy = iam.get_role_policy(
         RoleName="rotator-basic-state-machine", PolicyName="rotator-basic-state-machine"
     )
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
     prefix = "arn:aws:lambda:us-east-1:123456789012:function:rotator-basic-"
-    assert sorted(statements["InvokeRotatorAndHandler"]["Resource"]) == sorted(
-        prefix + name for name in ["cleanup", "handler", "list-users", "report", "rollback", "rotate"]
+    assert sorted(statements["InvokeRotatorFunctions"]["Resource"]) == sorted(
+        prefix + name for name in ["cleanup", "handoff", "list-users", "report", "rollback", "rotate"]
     )
+    handoff = iam.get_role_policy(RoleName="rotator-basic-handoff", PolicyName="rotator-basic-handoff")
+    (invoke,) = [s for s in handoff["PolicyDocument"]["Statement"] if s["Sid"] == "InvokeCredentialsHandler"]
+    assert invoke["Resource"] == prefix + "handler"
     sfn = aws.client("stepfunctions")
     run = json.loads(sfn.describe_state_machine(stateMachineArn=stack[1]["state_machine_arn"])["definition"])
     batch_arn = stack[1]["state_machine_arn"] + "-batch"
     batch = json.loads(sfn.describe_state_machine(stateMachineArn=batch_arn)["definition"])
-    start = run["States"]["RotateEachBatch"]["Iterator"]["States"]["RotateBatch"]
+    start = run["States"]["HandOffEachBatch"]["ItemProcessor"]["States"]["HandOffBatch"]
     assert start["Parameters"]["StateMachineArn"] == batch_arn
     assert statements["RunBatches"]["Resource"] == batch_arn
-    iterator = batch["States"]["RotateEachUser"]["Iterator"]["States"]
-    assert iterator["WaitBeforeCleanup"]["Seconds"] == 300
-    assert iterator["HandleCredentials"]["Resource"] == prefix + "handler"
+    assert run["States"]["WaitBeforeCleanup"]["Seconds"] == 300
+    per_user = batch["States"]["HandOffEachUser"]["ItemProcessor"]["States"]
+    assert per_user["HandOff"]["Resource"] == prefix + "handoff"
+    assert "Wait" not in {state["Type"] for state in per_user.values()}
+    assert run["TimeoutSeconds"] > batch["TimeoutSeconds"] > 0
 
 
 def test_a_second_plan_after_apply_changes_nothing(stack):

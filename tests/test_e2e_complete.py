@@ -45,7 +45,7 @@ def test_scheduled_rotation_with_kms_deactivate_and_metadata(aws, stack, third_p
         assert encryption[user] == stack["kms_key_arn"]
     assert third_party.latest("ci-deployer")["metadata"] == "ci=circleci;context=deploy-prod"
     assert third_party.latest("reporting")["metadata"] is None
-    assert aws.waits[waits:] == [600, 600, 600]
+    assert aws.waits[waits:] == [600]  # once per run, after every hand-off
     assert secrets.list_secrets()["SecretList"] == []
     history = json.dumps(aws.history(execution["executionArn"]), default=str)
     assert not any(secret in history for secret in aws.issued_secrets)

@@ -62,14 +62,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     attempt = _attempt(context)
     keys = _keys_in_reach(iam, username)
     refusal = _refusal(username, rotation, keys)
+    if refusal is not None:
+        # Refused before taking the lock (nothing to undo), unless a rotation holds it: another one
+        # (whose new key makes the user look refused) is reported as such; this one's own earlier
+        # attempt is resumed.
+        held = read_record(secrets, name)
+        if held is None:
+            raise refusal
+        if held["Rotation"]["Id"] != rotation["id"]:
+            _refuse(username, name, held)
     # With nothing to do between taking the lock and creating the key, the lock is marked "creating"
     # at once: one call less on the common path.
-    create_now = refusal is None and all(k["Status"] == "Active" for k in keys)
+    create_now = all(k["Status"] == "Active" for k in keys)
     record, fresh = _lock(secrets, name, username, rotation, keys, attempt if create_now else None)
-    if fresh:
-        if refusal is not None:
-            raise refusal
-    else:
+    if not fresh:
         record, keys = _resume(iam, secrets, name, username, record, event.get("previousAttemptDied", False))
     if "AccessKeyId" not in record:
         _create(iam, secrets, name, username, record, keys, attempt)

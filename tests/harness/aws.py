@@ -326,7 +326,7 @@ class EmulatedAws:
             text=True,
             env=env,
         )
-        running = (function.function_name, event.get("username") if isinstance(event, dict) else None)
+        running = (function.function_name, _username_of(event))
         with self._lock:
             self._running[running] = proc
         try:
@@ -348,6 +348,14 @@ class EmulatedAws:
         finally:
             os.unlink(result_file)
         return written["result"], proc.returncode != 0, logs, written["api_calls"], written["api_targets"]
+
+
+def _username_of(event: Any) -> str | None:
+    """The user an invocation is about: handler events name it, the rotator's states nest it."""
+    if not isinstance(event, dict):
+        return None
+    user = event.get("user")
+    return user.get("username") if isinstance(user, dict) else event.get("username")
 
 
 def _mend_sfn_integration() -> None:

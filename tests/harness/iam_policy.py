@@ -15,6 +15,8 @@ from tests.harness.aws import ACCOUNT_ID, REGION
 
 # boto3 service name -> IAM action prefix, where they differ.
 _ACTION_PREFIX = {"stepfunctions": "states"}
+# boto3 operation -> IAM action, where they differ.
+_ACTION_NAME = {"lambda:Invoke": "lambda:InvokeFunction"}
 # Calls that need no permission.
 _UNAUTHORISED = {"sts:GetCallerIdentity"}
 
@@ -80,7 +82,9 @@ class Requests:
         if call in _UNAUTHORISED:
             return []
         service, operation = call.split(":")
-        action = f"{_ACTION_PREFIX.get(service, service)}:{operation}"
+        action = _ACTION_NAME.get(call, f"{_ACTION_PREFIX.get(service, service)}:{operation}")
+        if service == "lambda":
+            return [(action, target["FunctionName"], {})]
         if service == "iam":
             arn, context = self.user(target["UserName"])
             return [(action, arn, context)]
@@ -117,6 +121,8 @@ def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:
                     elsewhere = (outsider, outsider_tags)
                 elif action.startswith("secretsmanager:"):
                     elsewhere = (resource.replace(f":secret:{name}/", f":secret:{name}-other/"), {})
+                elif action.startswith("lambda:"):
+                    elsewhere = (resource.replace(f":function:{name}-", f":function:{name}-other-"), {})
                 elif action.startswith("ssm:"):
                     elsewhere = (f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{name}-other/users", {})
                 else:
