@@ -112,7 +112,9 @@ def test_a_crash_between_key_creation_and_storage_is_resumed_on_retry(aws, stack
     assert_rotated(aws, third_party, "ok-1", before)
     assert len(aws.issued_secrets) - issued == 2  # the crashed attempt's key, deleted, and the delivered one
     rotate_runs = [
-        i for i in aws.invocations if i.function_name == "faults-rotate" and i.event["user"]["username"] == "ok-1"
+        i
+        for i in aws.invocations
+        if i.function_name == "faults-rotate" and i.event["user"]["username"] == "ok-1"
     ]
     assert [i.result.get("errorType") for i in rotate_runs[-2:]] == ["Runtime.ExitError", None]
 

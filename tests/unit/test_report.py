@@ -6,134 +6,144 @@ from rotator import report
 from rotator.common import RotationFailedError
 
 
-def test_names_every_failed_user_and_why(context):
+def summarize(results, unlisted=(), context=None):
+    return report.handler({"results": results, "unlisted": list(unlisted)}, context)
+
+
+def done(summary, rotated=(), failed=None):
+    """What the run's clean-up makes of a batch: handed-off users rotated, or failed with a reason."""
+    summary = {**summary, "rotated": list(rotated), "handedOff": [], "uncertain": []}
+    for username, why in (failed or {}).items():
+        summary["failed"] = summary["failed"] + [username]
+        summary["details"] = {**summary["details"], username: why}
+    return summary
+
+
+def test_a_batch_summary_is_data_naming_who_was_handed_off_and_who_failed_and_why(context):
     results = [
-        {"username": "homer", "status": "ROTATED"},
+        {"username": "homer", "status": "HANDED_OFF"},
         {
             "username": "marge",
             "status": "FAILED",
             "error": "RuntimeError",
             "cause": '{"errorMessage": "HTTP 500"}',
         },
-        {"username": "bart", "status": "FAILED", "error": "NoSuchEntityException", "cause": "no user bart"},
+        {"username": "ned", "status": "SKIPPED", "error": "RotationInProgressError", "cause": "busy"},
+        {"username": "lisa", "status": "UNCERTAIN", "error": "Sandbox.Timedout", "cause": "timed out"},
     ]
-    with pytest.raises(RotationFailedError) as failure:
-        report.handler({"results": results}, context)
-    assert str(failure.value) == (
-        "2 of 3 users not rotated: marge (RuntimeError: HTTP 500); bart (NoSuchEntityException: no user bart)"
-    )
-
-
-def test_skipped_users_do_not_fail_the_run(context):
-    results = [
-        {"username": "homer", "status": "ROTATED"},
-        {
-            "username": "ned",
-            "status": "SKIPPED",
-            "error": "RotationInProgressError",
-            "cause": '{"errorMessage": "busy"}',
-        },
-    ]
-    assert report.handler({"results": results}, context) == {
-        "users": 2,
-        "rotated": ["homer"],
-        "skipped": ["ned"],
-        "details": {"ned": "RotationInProgressError: busy"},
-        "omitted": 0,
+    summary = summarize(results, ["bart"], context)
+    assert summary["handedOff"] == ["homer"] and summary["uncertain"] == ["lisa"]
+    assert summary["failed"] == ["marge"] and summary["skipped"] == ["ned", "bart"]
+    assert summary["details"] == {
+        "marge": "RuntimeError: HTTP 500",
+        "ned": "RotationInProgressError: busy",
+        "lisa": "Sandbox.Timedout: timed out",
+        "bart": "UserNotListed: removed from the users list",
     }
+    assert summary["users"] == 5 and summary["omitted"] == 0
 
 
-def test_a_user_removed_from_the_list_is_skipped(context):
-    summary = report.handler(
-        {"results": [{"username": "homer", "status": "ROTATED"}], "unlisted": ["bart"]}, context
+def test_the_run_adds_up_its_batches_and_names_every_failed_user_and_why(context):
+    first = summarize(
+        [
+            {"username": "homer", "status": "HANDED_OFF"},
+            {"username": "marge", "status": "FAILED", "error": "RuntimeError", "cause": "HTTP 500"},
+        ]
     )
-    assert summary["skipped"] == ["bart"] and summary["rotated"] == ["homer"]
-
-
-def _failed_batch(message: str, usernames: list[str]) -> dict:
-    # What a failed .sync child execution gives its parent: the child's description as cause.
-    child_cause = json.dumps({"errorMessage": message, "errorType": "RotationFailedError"})
-    cause = json.dumps({"Status": "FAILED", "Error": "RotationFailedError", "Cause": child_cause})
-    return {
-        "status": "FAILED",
-        "index": 0,
-        "users": len(usernames),
-        "error": "States.TaskFailed",
-        "cause": cause,
-    }
-
-
-def test_the_run_adds_up_its_batches_and_names_every_failed_user(context):
+    second = summarize(
+        [{"username": "lisa", "status": "HANDED_OFF"}, {"username": "maggie", "status": "HANDED_OFF"}]
+    )
     batches = [
+        done(first, ["homer"]),
+        done(second, ["lisa"], {"maggie": "NoSuchEntity: The third party has the new key"}),
         {
-            "status": "SUCCEEDED",
-            "summary": {"users": 2, "rotated": ["homer", "ned"], "skipped": [], "details": {}, "omitted": 0},
+            "status": "FAILED",
+            "index": 2,
+            "usernames": ["bart", "milhouse"],
+            "error": "States.Timeout",
+            "cause": "slow",
         },
-        _failed_batch("1 of 2 users not rotated: marge (RuntimeError: HTTP 500)", ["marge", "bart"]),
-        _failed_batch("2 of 2 users not rotated: lisa (X: y); maggie (X: z)", ["lisa", "maggie"]),
     ]
     with pytest.raises(RotationFailedError) as failure:
         report.handler({"batches": batches}, context)
     assert str(failure.value) == (
-        "3 of 6 users not rotated: marge (RuntimeError: HTTP 500); lisa (X: y); maggie (X: z)"
+        "4 of 6 users not rotated: the 2 users of batch 3 (States.Timeout: slow); marge (RuntimeError: HTTP 500); "
+        "maggie (NoSuchEntity: The third party has the new key)"
     )
 
 
-def test_a_batch_that_failed_as_a_whole_fails_each_of_its_users(context):
-    batch = {"status": "FAILED", "index": 2, "users": 2, "error": "States.Timeout", "cause": "took too long"}
-    with pytest.raises(
-        RotationFailedError,
-        match=r"^2 of 2 users not rotated: the 2 users of batch 3 \(States.Timeout: took too long\)$",
-    ):
-        report.handler({"batches": [batch]}, context)
+def test_users_failing_alike_are_named_once_with_their_reason_and_actions_follow_the_reason(context):
+    summary = summarize(
+        [{"username": u, "status": "FAILED", "error": "E", "cause": "same"} for u in ["a", "b"]]
+    )
+    summary = done(summary)
+    summary["users"] += 1
+    summary["failed"].append("c")
+    summary["details"]["c"] = "Sandbox.Timedout: late"
+    summary["actions"]["c"] = "both keys were kept"
+    with pytest.raises(RotationFailedError) as failure:
+        report.handler({"batches": [summary]}, context)
+    assert (
+        str(failure.value)
+        == "3 of 3 users not rotated: a, b (E: same); c (Sandbox.Timedout: late): both keys were kept"
+    )
 
 
-def test_the_run_succeeds_when_every_batch_did(context):
-    batches = [
-        {
-            "status": "SUCCEEDED",
-            "summary": {"users": 1, "rotated": ["homer"], "skipped": [], "details": {}, "omitted": 0},
-        },
-        {
-            "status": "SUCCEEDED",
-            "summary": {
-                "users": 1,
-                "rotated": [],
-                "skipped": ["ned"],
-                "details": {"ned": "busy"},
-                "omitted": 2,
-            },
-        },
-    ]
-    assert report.handler({"batches": batches}, context) == {
+def test_the_run_succeeds_when_no_user_failed_and_returns_its_summary(context):
+    skipped = summarize(
+        [{"username": "ned", "status": "SKIPPED", "error": "AlreadyRotatedError", "cause": "done"}]
+    )
+    rotated = done(summarize([{"username": "homer", "status": "HANDED_OFF"}]), ["homer"])
+    assert report.handler({"batches": [rotated, done(skipped)]}, context) == {
         "users": 2,
         "batches": 2,
         "rotated": ["homer"],
         "skipped": ["ned"],
-        "details": {"ned": "busy"},
-        "omitted": 2,
+        "failed": [],
+        "details": {"ned": "AlreadyRotatedError: done"},
+        "omitted": 0,
     }
 
 
-def test_a_batch_with_many_long_failures_keeps_its_cause_bounded(context):
-    results = [
-        {"username": f"user-{i:03d}", "status": "FAILED", "error": "E", "cause": "x" * 2000}
-        for i in range(100)
-    ]
+def test_a_batch_whose_clean_up_failed_names_its_handed_off_users(context):
+    summary = summarize([{"username": "homer", "status": "HANDED_OFF"}])
+    with pytest.raises(RotationFailedError, match=r"homer \(States.TaskFailed: the clean-up failed"):
+        report.handler(
+            {
+                "batches": [
+                    {
+                        "status": "CLEANUP_FAILED",
+                        "batch": {},
+                        "summary": summary,
+                        "error": "States.TaskFailed",
+                    }
+                ]
+            },
+            context,
+        )
+
+
+def test_a_thousand_users_all_failing_stay_within_step_functions_limits(context):
+    """10 batches of 100 users with 64-character names, each failing with a long, distinct reason:
+    every batch summary within its budget, the run's state within 256 KB, its error within the
+    32 KB cause limit, and every failed user counted."""
+    batches = []
+    for b in range(10):
+        results = [
+            {
+                "username": f"{b}{i:02d}".rjust(64, "u"),
+                "status": "FAILED",
+                "error": "E",
+                "cause": f"{b}{i}" + "x" * 2000,
+            }
+            for i in range(100)
+        ]
+        batches.append(done(summarize(results)))
+    for summary in batches:
+        assert len(json.dumps({k: summary[k] for k in ("details", "actions")})) <= 9_000
+    assert len(json.dumps({"batches": batches})) < 256 * 1024
     with pytest.raises(RotationFailedError) as failure:
-        report.handler({"results": results}, context)
+        report.handler({"batches": batches}, context)
     message = str(failure.value)
-    assert message.startswith("100 of 100 users not rotated: user-000 (E: xxx")
-    assert len(message) <= 8_000 and message.endswith("… (more in the executions of the batches)")
-
-
-def test_a_batch_hands_the_run_its_details_up_to_a_budget(context):
-    results = [
-        {"username": f"user-{i:03d}", "status": "SKIPPED", "error": "E", "cause": "y" * 400}
-        for i in range(100)
-    ]
-    summary = report.handler({"results": results}, context)
-    assert len(summary["skipped"]) == 100
-    assert len(json.dumps(summary["details"])) <= 8_500
-    assert summary["details"]["user-000"] == "E: " + "y" * 400
-    assert summary["omitted"] == 100 - len(summary["details"]) > 0
+    assert message.startswith("1000 of 1000 users not rotated: ") and len(message) <= 30_000
+    assert sum(len(s["failed"]) for s in batches) == 1000

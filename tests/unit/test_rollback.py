@@ -1,3 +1,5 @@
+from datetime import datetime, timezone
+
 import pytest
 
 from rotator import rollback, rotate
@@ -10,7 +12,7 @@ ERROR = {"Error": "RuntimeError", "Cause": '{"errorMessage": "third party said n
 def test_deletes_the_new_key_and_secret_and_keeps_the_old_key(iam, secrets, context):
     iam.create_user(UserName="homer")
     old = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
-    rotated = rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    rotated = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
 
     for _ in range(2):  # safe to repeat
         result = rollback.handler({**rotated, "error": ERROR}, context)
@@ -21,10 +23,12 @@ def test_deletes_the_new_key_and_secret_and_keeps_the_old_key(iam, secrets, cont
 
 def test_leaves_another_rotations_key_and_secret_alone(iam, secrets, context):
     iam.create_user(UserName="homer")
-    rotate.handler({"username": "homer", "rotation": rotation("other")}, context)
+    rotate.handler({"user": {"username": "homer"}, "rotation": rotation("other")}, context)
     before = key_ids(iam, "homer")
 
-    result = rollback.handler({"username": "homer", "rotation": rotation(), "error": ERROR}, context)
+    result = rollback.handler(
+        {"user": {"username": "homer"}, "rotation": rotation(), "error": ERROR}, context
+    )
     assert key_ids(iam, "homer") == before
     assert [s["Name"] for s in secrets.list_secrets()["SecretList"]] == ["rotator/homer"]
     assert result["rolledBackAccessKeyIds"] == []
@@ -39,9 +43,12 @@ def test_removes_a_key_a_crashed_attempt_never_stored(iam, secrets, context):
         "homer",
         rotation(),
         iam.list_access_keys(UserName="homer")["AccessKeyMetadata"],
+        {"Id": "dead", "At": datetime.now(timezone.utc).isoformat(), "Deadline": "unused"},
     )
     orphan = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
 
-    result = rollback.handler({"username": "homer", "rotation": rotation(), "error": ERROR}, context)
+    result = rollback.handler(
+        {"user": {"username": "homer"}, "rotation": rotation(), "error": ERROR}, context
+    )
     assert result["rolledBackAccessKeyIds"] == [orphan]
     assert key_ids(iam, "homer") == {old: "Active"}

@@ -5,7 +5,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from rotator import common, rotate
+from rotator import common, handoff, rollback, rotate
 from rotator.common import (
     AlreadyRotatedError,
     KeyNotUsableError,
@@ -24,41 +24,40 @@ def secret(secrets, name):
 
 def test_user_without_a_key_gets_one_stored_in_its_secret(iam, secrets, context):
     iam.create_user(UserName="ned", Path="/team/")
-    result = rotate.handler({"username": "ned", "rotation": rotation()}, context)
+    result = rotate.handler({"user": {"username": "ned"}, "rotation": rotation()}, context)
 
     new_id = result["newAccessKeyId"]
     assert key_ids(iam, "ned") == {new_id: "Active"}
-    assert result["oldAccessKeyIds"] == []
     assert result["secretName"] == "rotator/ned"
     stored = secret(secrets, "rotator/ned")
     assert {"AccessKeyId", "SecretAccessKey", "UserName", "CreateDate"} <= set(stored)
     assert stored["AccessKeyId"] == new_id and stored["UserName"] == "ned"
-    assert stored["Rotation"]["Id"] == "run-1"
+    assert stored["Rotation"]["Id"] == "run-1" and stored["Rotation"]["ActiveKeyIdsBefore"] == []
     # The secret goes to Secrets Manager only, never into the state's output.
     assert stored["SecretAccessKey"] not in all_text(result)
     assert "SecretAccessKey" not in all_text(result)
-    assert result["handlerEvent"] == {"username": "ned", "secretName": "rotator/ned"}
+    assert handoff.handler_event(result) == {"username": "ned", "secretName": "rotator/ned"}
 
 
-def test_existing_active_key_is_kept_and_reported_as_old(iam, context):
+def test_existing_active_key_is_kept_and_reported_as_old(iam, secrets, context):
     iam.create_user(UserName="homer")
     old = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
-    result = rotate.handler({"username": "homer", "metadata": "m", "rotation": rotation()}, context)
+    result = rotate.handler({"user": {"username": "homer", "metadata": "m"}, "rotation": rotation()}, context)
 
-    assert result["oldAccessKeyIds"] == [old]
+    assert secret(secrets, "rotator/homer")["Rotation"]["ActiveKeyIdsBefore"] == [old]
     assert key_ids(iam, "homer") == {old: "Active", result["newAccessKeyId"]: "Active"}
-    assert result["handlerEvent"]["metadata"] == "m"
+    assert handoff.handler_event(result)["metadata"] == "m"
 
 
-def test_inactive_key_is_deleted_to_free_the_slot(iam, context):
+def test_inactive_key_is_deleted_to_free_the_slot(iam, secrets, context):
     iam.create_user(UserName="homer")
     active = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
     inactive = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
     iam.update_access_key(UserName="homer", AccessKeyId=inactive, Status="Inactive")
 
-    result = rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    result = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
     assert key_ids(iam, "homer") == {active: "Active", result["newAccessKeyId"]: "Active"}
-    assert result["oldAccessKeyIds"] == [active]
+    assert secret(secrets, "rotator/homer")["Rotation"]["ActiveKeyIdsBefore"] == [active]
 
 
 def test_two_active_keys_change_nothing(iam, secrets, context):
@@ -66,15 +65,15 @@ def test_two_active_keys_change_nothing(iam, secrets, context):
     before = {iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"] for _ in range(2)}
 
     with pytest.raises(TwoActiveKeysError, match="two active access keys"):
-        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+        rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
     assert set(key_ids(iam, "homer")) == before
     assert secrets.list_secrets()["SecretList"] == []
 
 
 def test_a_second_run_of_the_same_rotation_returns_the_same_key(iam, secrets, context):
     iam.create_user(UserName="homer")
-    first = rotate.handler({"username": "homer", "rotation": rotation()}, context)
-    second = rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    first = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
+    second = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
     assert second == first
     assert list(key_ids(iam, "homer")) == [first["newAccessKeyId"]]
 
@@ -96,14 +95,16 @@ def test_crash_before_the_key_is_stored_is_resumed_without_an_orphan(iam, secret
 
     monkeypatch.setattr(rotate, "client", crashing_client)
     with pytest.raises(Crash):
-        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+        rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
     assert len(key_ids(iam, "homer")) == 2  # the old key and an unstored one
 
     monkeypatch.setattr(rotate, "client", real_client)
-    result = rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    result = rotate.handler(
+        {"user": {"username": "homer"}, "rotation": rotation(), "previousAttemptDied": True}, context
+    )
     assert key_ids(iam, "homer") == {old: "Active", result["newAccessKeyId"]: "Active"}
     assert secret(secrets, "rotator/homer")["AccessKeyId"] == result["newAccessKeyId"]
-    assert result["oldAccessKeyIds"] == [old]
+    assert secret(secrets, "rotator/homer")["Rotation"]["ActiveKeyIdsBefore"] == [old]
 
 
 def test_failure_after_the_key_is_created_deletes_it_and_keeps_the_old_one(
@@ -120,8 +121,11 @@ def test_failure_after_the_key_is_created_deletes_it_and_keeps_the_old_one(
         return made
 
     monkeypatch.setattr(rotate, "client", failing_client)
-    with pytest.raises(RuntimeError, match="down"):
-        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    with pytest.raises(RuntimeError, match="down") as failure:
+        rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
+    # RotateKey never undoes itself: RollBack, the state its failure leads to, does.
+    error = {"Error": type(failure.value).__name__, "Cause": str(failure.value)}
+    rollback.handler({"user": {"username": "homer"}, "rotation": rotation(), "error": error}, context)
     assert key_ids(iam, "homer") == {old: "Active"}
     assert secrets.list_secrets()["SecretList"] == []
 
@@ -133,31 +137,35 @@ def test_a_user_held_by_a_running_rotation_is_left_alone(iam, secrets, context):
         name="rotator", definition="{}", roleArn="arn:aws:iam::123456789012:role/sfn"
     )["stateMachineArn"]
     running = sfn.start_execution(stateMachineArn=machine, name="run-0")["executionArn"]
-    rotate.handler({"username": "homer", "rotation": {"id": "run-0", "executionArn": running}}, context)
+    rotate.handler(
+        {"user": {"username": "homer"}, "rotation": {"id": "run-0", "executionArn": running}}, context
+    )
     before = key_ids(iam, "homer")
 
     with pytest.raises(RotationInProgressError, match="being rotated by execution"):
-        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+        rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
     assert key_ids(iam, "homer") == before
     assert secret(secrets, "rotator/homer")["Rotation"]["Id"] == "run-0"
 
 
 def test_a_lock_left_by_an_ended_execution_is_reported_with_the_way_out(iam, secrets, context):
     iam.create_user(UserName="homer")
-    rotate.handler({"username": "homer", "rotation": rotation("gone")}, context)
+    rotate.handler({"user": {"username": "homer"}, "rotation": rotation("gone")}, context)
     with pytest.raises(StaleRotationError, match="delete-secret --secret-id 'rotator/homer'"):
-        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+        rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
 
 
 def test_a_retried_scheduled_run_does_not_rotate_twice(iam, secrets, context):
     iam.create_user(UserName="homer")
     due = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    rotate.handler({"username": "homer", "rotation": rotation("run-1", scheduledTime=due)}, context)
+    rotate.handler({"user": {"username": "homer"}, "rotation": rotation("run-1", scheduledTime=due)}, context)
     secrets.delete_secret(SecretId="rotator/homer", ForceDeleteWithoutRecovery=True)  # as CleanUp does
     before = key_ids(iam, "homer")
 
     with pytest.raises(AlreadyRotatedError, match="created after this scheduled run was due"):
-        rotate.handler({"username": "homer", "rotation": rotation("run-2", scheduledTime=due)}, context)
+        rotate.handler(
+            {"user": {"username": "homer"}, "rotation": rotation("run-2", scheduledTime=due)}, context
+        )
     assert key_ids(iam, "homer") == before
     assert secrets.list_secrets()["SecretList"] == []
 
@@ -185,7 +193,7 @@ def test_new_key_is_handed_off_once_aws_accepts_it(iam, context, monkeypatch):
     iam.create_user(UserName="homer")
     sts = FlakySts(3, "arn:aws:iam::123456789012:user/homer")
     with_sts(monkeypatch, sts)
-    result = rotate.handler({"username": "homer", "rotation": rotation()}, context)
+    result = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
     assert sts.calls == 4
     assert list(key_ids(iam, "homer")) == [result["newAccessKeyId"]]
 
@@ -196,7 +204,9 @@ def test_a_key_aws_never_accepts_is_deleted_and_the_old_one_kept(iam, secrets, c
     with_sts(monkeypatch, FlakySts(10**6, "unused"))
     monkeypatch.setenv("KEY_VERIFICATION_TIMEOUT_SECONDS", "0")
     with pytest.raises(KeyNotUsableError, match="still refused the new key"):
-        rotate.handler({"username": "homer", "rotation": rotation()}, context)
+        rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
+    error = {"Error": "KeyNotUsableError", "Cause": "refused"}
+    rollback.handler({"user": {"username": "homer"}, "rotation": rotation(), "error": error}, context)
     assert key_ids(iam, "homer") == {old: "Active"}
     assert secrets.list_secrets()["SecretList"] == []
 
@@ -205,7 +215,7 @@ def test_secret_names_stay_valid_and_distinct_for_every_iam_user_name(iam, secre
     for name in ["a,b", "a_b", "a"]:
         iam.create_user(UserName=name)
     names = {
-        rotate.handler({"username": n, "rotation": rotation()}, context)["secretName"]
+        rotate.handler({"user": {"username": n}, "rotation": rotation()}, context)["secretName"]
         for n in ["a,b", "a_b", "a"]
     }
     assert names == {"rotator/a/b", "rotator/a_b", "rotator/a"}
@@ -235,6 +245,34 @@ def test_a_user_out_of_reach_is_refused_naming_the_tag_before_anything_is_create
     with pytest.raises(
         UserNotTaggedError, match="User lisa is out of this rotator's reach: tag it rotated-by = rotator"
     ):
-        rotate.handler({"username": "lisa", "rotation": rotation()}, context)
+        rotate.handler({"user": {"username": "lisa"}, "rotation": rotation()}, context)
     assert key_ids(iam, "lisa") == {}
     assert secrets.list_secrets()["SecretList"] == []
+
+
+def test_a_key_made_by_hand_while_an_attempt_that_died_before_creating_is_resumed_is_kept(
+    iam, secrets, context
+):
+    """The lock is marked "creating" only right before CreateAccessKey: an unknown key found by a
+    resumed attempt without that mark is someone else's."""
+    iam.create_user(UserName="homer")
+    rotate._lock(secrets, "rotator/homer", "homer", rotation(), [], None)  # then the attempt died
+    by_hand = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
+    result = rotate.handler(
+        {"user": {"username": "homer"}, "rotation": rotation(), "previousAttemptDied": True}, context
+    )
+    assert key_ids(iam, "homer") == {by_hand: "Active", result["newAccessKeyId"]: "Active"}
+
+
+def test_an_unstored_key_of_an_attempt_that_may_still_run_is_not_deleted(iam, secrets, context, monkeypatch):
+    """A Lambda service error can be reported while the attempt still runs: its retry leaves the
+    attempt's key alone until the attempt has stored it or is past its deadline."""
+    iam.create_user(UserName="homer")
+    deadline = (datetime.now(timezone.utc) + timedelta(minutes=3)).isoformat()
+    live = {"Id": "live", "At": datetime.now(timezone.utc).isoformat(), "Deadline": deadline}
+    rotate._lock(secrets, "rotator/homer", "homer", rotation(), [], live)
+    its_key = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
+    monkeypatch.setattr(rotate, "_TWIN_WAIT", timedelta(seconds=0))
+    with pytest.raises(common.AttemptInProgressError, match="may still be creating its key"):
+        rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
+    assert key_ids(iam, "homer") == {its_key: "Active"}
