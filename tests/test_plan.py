@@ -55,7 +55,7 @@ def test_functions_use_the_runtime_variable_and_the_committed_zip(default_plan):
     functions = resources(default_plan, "aws_lambda_function")
     assert {f["function_name"] for f in functions.values()} == {
         f"iam-credentials-rotator-{name}"
-        for name in ["list-users", "rotate", "cleanup", "rollback", "report"]
+        for name in ["list-users", "rotate", "handoff", "cleanup", "rollback", "report"]
     }
     for function in functions.values():
         assert function["runtime"] == "python3.8"
@@ -75,8 +75,9 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
         )
     assert planned == {
         "list-users": {"USERS_PARAMETER_PATH", "BATCH_SIZE"},
-        "rotate": {"SECRET_NAME_PREFIX", "KEY_VERIFICATION_TIMEOUT_SECONDS"},
-        "cleanup": {"OLD_KEY_ACTION"},
+        "rotate": {"SECRET_NAME_PREFIX", "KEY_VERIFICATION_TIMEOUT_SECONDS", "ROTATOR_NAME"},
+        "handoff": {"CREDENTIALS_HANDLER_ARN"},
+        "cleanup": {"OLD_KEY_ACTION", "SECRET_NAME_PREFIX", "MAX_CONCURRENCY"},
         "rollback": {"SECRET_NAME_PREFIX"},
         "report": set(),
     }
@@ -97,18 +98,29 @@ def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(defa
 
 USER_ACTIONS = {
     "rotate": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"],
-    "cleanup": ["iam:DeleteAccessKey", "iam:UpdateAccessKey"],
+    "cleanup": ["iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:UpdateAccessKey"],
     "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys"],
 }
+# RotateKey no longer deletes secrets (RollBack owns undo); it tags them (leftovers can be found)
+# and, like the others that read them, tells a secret deleted by hand (DescribeSecret).
 SECRET_ACTIONS = {
     "rotate": [
         "secretsmanager:CreateSecret",
-        "secretsmanager:DeleteSecret",
+        "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
         "secretsmanager:PutSecretValue",
+        "secretsmanager:TagResource",
     ],
-    "cleanup": ["secretsmanager:DeleteSecret"],
-    "rollback": ["secretsmanager:DeleteSecret", "secretsmanager:GetSecretValue"],
+    "cleanup": [
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+    ],
+    "rollback": [
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+    ],
 }
 
 
@@ -154,11 +166,20 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
         "Action": "states:DescribeExecution",
         "Resource": "arn:aws:states:us-east-1:123456789012:execution:iam-credentials-rotator:*",
     }
-    for function in ["list-users", "rotate", "cleanup", "rollback", "report"]:
+    assert inline["handoff"]["InvokeCredentialsHandler"]["Resource"] == HANDLER
+    assert as_list(inline["handoff"]["InvokeCredentialsHandler"]["Action"]) == ["lambda:InvokeFunction"]
+    for function in ["list-users", "rotate", "handoff", "cleanup", "rollback", "report"]:
         assert inline[function]["WriteOwnLogs"]["Resource"] == (
             f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/iam-credentials-rotator-{function}:*"
         )
-        assert set(inline[function]) <= {"WriteOwnLogs", "ReadUsersList", "RotatorSecrets", "ReadLockHolders"}
+        assert set(inline[function]) <= {
+            "WriteOwnLogs",
+            "ReadUsersList",
+            "RotatorSecrets",
+            "ReadLockHolders",
+            "SecretsKey",
+            "InvokeCredentialsHandler",
+        }
     assert set(inline["report"]) == {"WriteOwnLogs"}
 
 
@@ -323,12 +344,28 @@ def test_more_than_a_thousand_users_are_refused(root):
     )
 
 
+def test_a_thousand_users_fit_the_default_schedule(root):
+    """One grace period per run: 1,000 users at the defaults (an hour's schedule, 5 minutes' wait,
+    10 at a time) plan."""
+    plan = root.plan({"users": THOUSAND, "user_tag_key": "rotated-by"})
+    assert len(resources(plan, "aws_sfn_state_machine")) == 2
+
+
 def test_runs_that_would_overlap_the_next_are_refused(root):
-    users = [{"username": name} for name in names(120, 8)]
-    error = root.plan_error({"users": users})
+    users = [{"username": name} for name in names(1000, 8)]
+    error = root.plan_error(
+        {
+            "users": users,
+            "user_tag_key": "rotated-by",
+            "schedule_duration": "20m",
+            "cleanup_wait_duration": "10m",
+        }
+    )
     assert (
-        'users: a run of 120 users takes at least 3600 seconds (10 users at a time, each for cleanup_wait_duration "5m"'
-        ' at least), not less than schedule_duration "1h": runs would overlap. Raise max_concurrency' in error
+        "users: a run of 1000 users takes at least 1600 seconds (hand-offs of max_concurrency = 10 users at a time,"
+        ' about 10 seconds each, then cleanup_wait_duration "10m" once), not less than schedule_duration "20m":'
+        " runs would overlap. Lengthen schedule_duration, shorten cleanup_wait_duration or raise max_concurrency"
+        in error
     )
 
 
