@@ -31,7 +31,7 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   dynamic "statement" {
-    for_each = each.key == "list-users" ? [1] : []
+    for_each = contains(["list-users", "check"], each.key) ? [1] : []
     content {
       sid       = "ReadUsersList"
       actions   = ["ssm:GetParametersByPath", "ssm:GetParameters"]
@@ -85,6 +85,21 @@ data "aws_iam_policy_document" "lambda" {
       sid       = "ReadLockHolders"
       actions   = ["states:DescribeExecution"]
       resources = [local.executions_arn]
+    }
+  }
+
+  # PutMetricData supports no resource-level permissions: the namespace condition is the scope.
+  dynamic "statement" {
+    for_each = each.key == "check" ? [1] : []
+    content {
+      sid       = "PublishKeyAge"
+      actions   = ["cloudwatch:PutMetricData"]
+      resources = ["*"]
+      condition {
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = [local.staleness_namespace]
+      }
     }
   }
 }
@@ -152,9 +167,10 @@ resource "aws_iam_role" "state_machine" {
 
 data "aws_iam_policy_document" "state_machine" {
   statement {
-    sid       = "InvokeRotatorAndHandler"
-    actions   = ["lambda:InvokeFunction"]
-    resources = concat([for f in aws_lambda_function.this : f.arn], [var.credentials_handler_arn])
+    sid     = "InvokeRotatorAndHandler"
+    actions = ["lambda:InvokeFunction"]
+    # Not the check, which its own schedule starts.
+    resources = concat([for name, f in aws_lambda_function.this : f.arn if name != "check"], [var.credentials_handler_arn])
   }
 
   # Each batch of users runs as a child execution, started and awaited (.sync) by the run.

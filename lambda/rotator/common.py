@@ -140,3 +140,11 @@ class UserNotTaggedError(RotationError):
 
 class RotationFailedError(RotationError):
     pass
+
+
+def listed_usernames(ssm: Any, path: str) -> list[str]:
+    """Every username in the users list: the JSON arrays in the parameters under `path`."""
+    usernames = []
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
+        usernames += [user["username"] for p in page["Parameters"] for user in json.loads(p["Value"])]
+    return usernames
