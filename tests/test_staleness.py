@@ -145,7 +145,7 @@ def test_a_check_that_cannot_report_raises_the_alarm(aws, stack):
     assert evaluation.values == [None] and evaluation.alarm
 
 
-def test_the_alarm_is_deployed_as_planned(aws, stack):
+def test_the_check_and_its_alarm_are_deployed_as_planned(aws, stack):
     (alarm,) = aws.client("cloudwatch").describe_alarms(AlarmNames=[stack["staleness_alarm_name"]])[
         "MetricAlarms"
     ]
@@ -155,3 +155,15 @@ def test_the_alarm_is_deployed_as_planned(aws, stack):
     assert alarm["Threshold"] == THRESHOLD and alarm["TreatMissingData"] == "breaching"
     rule = aws.client("events").describe_rule(Name="staleness-check")
     assert rule["ScheduleExpression"] == "rate(12 hours)" and rule["State"] == "ENABLED"
+    # Only its schedule may start the check: the state machine may invoke the workflow's functions.
+    functions = aws.client("lambda")
+    check_arn = functions.get_function(FunctionName="staleness-check")["Configuration"]["FunctionArn"]
+    (statement,) = json.loads(functions.get_policy(FunctionName=check_arn)["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"] == {"AWS:SourceArn": rule["Arn"]}
+    document = aws.client("iam").get_role_policy(
+        RoleName="staleness-state-machine", PolicyName="staleness-state-machine"
+    )
+    invoke = [s for s in document["PolicyDocument"]["Statement"] if s["Sid"] == "InvokeRotatorAndHandler"]
+    (invoke,) = invoke
+    assert check_arn not in invoke["Resource"] and len(invoke["Resource"]) == 6
