@@ -1,10 +1,5 @@
 locals {
   alarm_actions = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
-  # "No successful run within twice the schedule". CloudWatch evaluates at most 7 days, and at
-  # most 1 day with periods under an hour.
-  staleness_window = 2 * local.schedule_seconds
-  staleness_alarm  = local.staleness_window <= 604800
-  staleness_period = local.staleness_window <= 86400 ? local.staleness_window : 3600
 }
 
 resource "aws_cloudwatch_metric_alarm" "failed" {
@@ -38,24 +33,4 @@ resource "aws_cloudwatch_metric_alarm" "failed" {
       }
     }
   }
-}
-
-resource "aws_cloudwatch_metric_alarm" "stale" {
-  count = local.staleness_alarm ? 1 : 0
-
-  alarm_name          = "${var.name}-rotation-stale"
-  alarm_description   = "No rotation run of ${var.name} has succeeded for twice schedule_duration (${var.schedule_duration}): keys are getting old. Check the schedule rule and the latest executions."
-  namespace           = "AWS/States"
-  metric_name         = "ExecutionsSucceeded"
-  dimensions          = { StateMachineArn = aws_sfn_state_machine.this.arn }
-  statistic           = "Sum"
-  period              = local.staleness_period
-  evaluation_periods  = ceil(local.staleness_window / local.staleness_period)
-  datapoints_to_alarm = ceil(local.staleness_window / local.staleness_period)
-  comparison_operator = "LessThanThreshold"
-  threshold           = 1
-  treat_missing_data  = "breaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = var.tags
 }

@@ -31,7 +31,7 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   dynamic "statement" {
-    for_each = each.key == "list-users" ? [1] : []
+    for_each = contains(["list-users", "check"], each.key) ? [1] : []
     content {
       sid       = "ReadUsersList"
       actions   = ["ssm:GetParametersByPath", "ssm:GetParameters"]
@@ -95,6 +95,21 @@ data "aws_iam_policy_document" "lambda" {
       sid       = "ReadLockHolders"
       actions   = ["states:DescribeExecution"]
       resources = [local.executions_arn]
+    }
+  }
+
+  # PutMetricData supports no resource-level permissions: the namespace condition is the scope.
+  dynamic "statement" {
+    for_each = each.key == "check" ? [1] : []
+    content {
+      sid       = "PublishKeyAge"
+      actions   = ["cloudwatch:PutMetricData"]
+      resources = ["*"]
+      condition {
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = [local.staleness_namespace]
+      }
     }
   }
 }
@@ -163,9 +178,10 @@ resource "aws_iam_role" "state_machine" {
 data "aws_iam_policy_document" "state_machine" {
   # The handler is invoked by the HandOff function, not by the state machine.
   statement {
-    sid       = "InvokeRotatorFunctions"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [for f in aws_lambda_function.this : f.arn]
+    sid     = "InvokeRotatorFunctions"
+    actions = ["lambda:InvokeFunction"]
+    # Not the check, which its own schedule starts.
+    resources = [for name, f in aws_lambda_function.this : f.arn if name != "check"]
   }
 
   # Each batch of users runs as a child execution, started and awaited (.sync) by the run.

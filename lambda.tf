@@ -70,6 +70,18 @@ locals {
       kms_actions    = []
       invokes        = []
     }
+    # Not a workflow state: started by its own schedule (staleness.tf), for the staleness alarm.
+    check = {
+      handler     = "rotator.check.handler"
+      description = "Publishes the age of the oldest active access key among the listed users, for the staleness alarm."
+      # One ListAccessKeys call per user, one after another: 1,000 users well within this.
+      timeout        = 300
+      environment    = { USERS_PARAMETER_PATH = local.users_parameter_path, METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name }
+      iam_actions    = ["iam:ListAccessKeys"]
+      secret_actions = []
+      kms_actions    = []
+      invokes        = []
+    }
   }
 }
 
@@ -83,7 +95,7 @@ resource "aws_cloudwatch_log_group" "lambda" {
 }
 
 resource "aws_lambda_function" "this" {
-  # checkov:skip=CKV_AWS_116: invoked only synchronously by Step Functions, whose Retry/Catch handle failures; a DLQ only receives failed asynchronous invocations
+  # checkov:skip=CKV_AWS_116: the workflow's functions are invoked synchronously by Step Functions, whose Retry/Catch handle failures; the check's failed asynchronous invocation needs no DLQ, since the missing datapoint raises the staleness alarm
   # checkov:skip=CKV_AWS_117: calls only AWS APIs; a VPC would need a NAT gateway or interface endpoints and subnet inputs
   # checkov:skip=CKV_AWS_115: concurrency is bounded by the Map state's MaxConcurrency (max_concurrency); reserved concurrency takes from the account's pool and fails on accounts with low limits
   # checkov:skip=CKV_AWS_272: the module deploys its own committed zip; code signing needs a Signer profile and signed artifacts in S3

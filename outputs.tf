@@ -34,6 +34,6 @@ output "failure_alarm_name" {
 }
 
 output "staleness_alarm_name" {
-  description = "CloudWatch alarm that fires when no rotation run has succeeded for twice schedule_duration. Null when that exceeds CloudWatch's 7-day evaluation limit (schedule_duration over 3.5 days)."
-  value       = one(aws_cloudwatch_metric_alarm.stale[*].alarm_name)
+  description = "CloudWatch alarm that fires when a listed user's active access key is older than twice schedule_duration plus a day (rotation stopped, or keeps failing for that user), or when the twice-daily staleness check did not report for a day. Set at every schedule."
+  value       = aws_cloudwatch_metric_alarm.stale.alarm_name
 }

@@ -167,7 +167,7 @@ variable "max_concurrency" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic notified when a rotation run fails or no run has succeeded for twice the schedule. Null: the alarms exist but notify no one."
+  description = "SNS topic notified when a rotation run fails or a listed user's key outlives twice the schedule plus a day. Null: the alarms exist but notify no one."
   type        = string
   default     = null
 

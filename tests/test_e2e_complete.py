@@ -65,8 +65,10 @@ def test_alarms_notify_the_alerts_topic(aws, stack):
         assert alarms[name]["AlarmActions"] == [stack["alerts_topic_arn"]]
     stale = alarms["rotator-complete-rotation-stale"]
     assert (stale["MetricName"], stale["Period"], stale["EvaluationPeriods"]) == (
-        "ExecutionsSucceeded",
+        "OldestAccessKeyAge",
         86400,
         1,
     )
-    assert stale["Dimensions"] == [{"Name": "StateMachineArn", "Value": stack["state_machine_arn"]}]
+    assert stale["Dimensions"] == [{"Name": "Rotator", "Value": "rotator-complete"}]
+    assert stale["Threshold"] == (2 * 12 + 24) * 3600  # schedule_duration "12h"
+    assert stale["OKActions"] == [stack["alerts_topic_arn"]]

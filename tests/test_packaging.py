@@ -121,7 +121,14 @@ def test_readme_code_blocks_are_valid_and_formatted():
         assert black.format_str(block, mode=mode) == block, f"{readme}: a python block is not black clean"
 
 
-ROOTS = [".", "examples/basic", "examples/complete", "tests/fixtures/plan", "tests/fixtures/faults"]
+ROOTS = [
+    ".",
+    "examples/basic",
+    "examples/complete",
+    "tests/fixtures/plan",
+    "tests/fixtures/faults",
+    "tests/fixtures/staleness",
+]
 
 
 def test_module_and_every_example_validate(tmp_path):

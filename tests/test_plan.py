@@ -55,7 +55,7 @@ def test_functions_use_the_runtime_variable_and_the_committed_zip(default_plan):
     functions = resources(default_plan, "aws_lambda_function")
     assert {f["function_name"] for f in functions.values()} == {
         f"iam-credentials-rotator-{name}"
-        for name in ["list-users", "rotate", "handoff", "cleanup", "rollback", "report"]
+        for name in ["list-users", "rotate", "handoff", "cleanup", "rollback", "report", "check"]
     }
     for function in functions.values():
         assert function["runtime"] == "python3.8"
@@ -80,6 +80,7 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
         "cleanup": {"OLD_KEY_ACTION", "SECRET_NAME_PREFIX", "MAX_CONCURRENCY"},
         "rollback": {"SECRET_NAME_PREFIX"},
         "report": set(),
+        "check": {"USERS_PARAMETER_PATH", "METRIC_NAMESPACE", "ROTATOR_NAME"},
     }
     code = "".join(p.read_text() for p in (ROOT / "lambda" / "rotator").glob("*.py"))
     read = set(re.findall(r'(?:required_env\(|environ\.get\(|environ\[)"([A-Z_]+)"', code))
@@ -88,9 +89,11 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
 
 
 def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(default_plan):
-    (rule,) = resources(default_plan, "aws_cloudwatch_event_rule").values()
-    assert rule["schedule_expression"] == "rate(1 hour)"
-    (target,) = resources(default_plan, "aws_cloudwatch_event_target").values()
+    rules = {r["name"]: r for r in resources(default_plan, "aws_cloudwatch_event_rule").values()}
+    assert rules["iam-credentials-rotator"]["schedule_expression"] == "rate(1 hour)"
+    target = default_plan.resource_changes["module.rotator.aws_cloudwatch_event_target.schedule"]["change"][
+        "after"
+    ]
     assert target["input_transformer"] == [
         {"input_paths": {"time": "$.time"}, "input_template": '{"scheduledTime": <time>}'}
     ]
@@ -100,6 +103,7 @@ USER_ACTIONS = {
     "rotate": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"],
     "cleanup": ["iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:UpdateAccessKey"],
     "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys"],
+    "check": ["iam:ListAccessKeys"],
 }
 # RotateKey no longer deletes secrets (RollBack owns undo); it tags them (leftovers can be found)
 # and, like the others that read them, tells a secret deleted by hand (DescribeSecret).
@@ -168,7 +172,7 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
     }
     assert inline["handoff"]["InvokeCredentialsHandler"]["Resource"] == HANDLER
     assert as_list(inline["handoff"]["InvokeCredentialsHandler"]["Action"]) == ["lambda:InvokeFunction"]
-    for function in ["list-users", "rotate", "handoff", "cleanup", "rollback", "report"]:
+    for function in ["list-users", "rotate", "handoff", "cleanup", "rollback", "report", "check"]:
         assert inline[function]["WriteOwnLogs"]["Resource"] == (
             f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/iam-credentials-rotator-{function}:*"
         )
@@ -179,8 +183,18 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
             "ReadLockHolders",
             "SecretsKey",
             "InvokeCredentialsHandler",
+            "PublishKeyAge",
         }
     assert set(inline["report"]) == {"WriteOwnLogs"}
+    # The staleness check reads the list and publishes to its own namespace only (PutMetricData
+    # has no resource-level permissions).
+    assert set(inline["check"]) == {"WriteOwnLogs", "ReadUsersList", "PublishKeyAge"}
+    assert inline["check"]["ReadUsersList"] == inline["list-users"]["ReadUsersList"]
+    publish = inline["check"]["PublishKeyAge"]
+    assert (publish["Action"], publish["Resource"]) == ("cloudwatch:PutMetricData", "*")
+    assert {k: {n: as_list(v) for n, v in t.items()} for k, t in publish["Condition"].items()} == {
+        "StringEquals": {"cloudwatch:namespace": ["IAMCredentialsRotator"]}
+    }
 
 
 def test_handler_policy_is_output_and_attached_to_the_named_role(default_plan):
@@ -468,24 +482,40 @@ def test_failed_runs_raise_an_alarm_to_the_topic(root):
 
 
 @pytest.mark.parametrize(
-    "schedule, period, periods",
-    [("1h", 7200, 1), ("12h", 86400, 1), ("2d", 3600, 96), ("3d", 3600, 144), ("4d", None, None)],
+    "schedule, threshold, text",
+    [
+        ("1h", 26 * 3600, "26 hours"),
+        ("12h", 2 * 86400, "2 days"),
+        ("4d", 9 * 86400, "9 days"),  # past CloudWatch's 7-day look-back: covered all the same
+        ("30d", 61 * 86400, "61 days"),
+        ("90d", 181 * 86400, "181 days"),
+    ],
 )
-def test_a_silent_stop_raises_an_alarm_after_twice_the_schedule(root, schedule, period, periods):
-    plan = root.plan({"schedule_duration": schedule})
+def test_a_silent_stop_raises_an_alarm_after_twice_the_schedule(root, schedule, threshold, text):
+    """A key older than twice the schedule plus a day (one missed rotation, and the check's
+    cadence) raises the alarm, at every schedule; a check that stops reporting raises it too."""
+    plan = root.plan({"schedule_duration": schedule, "cleanup_wait_duration": "30s"})
     alarms = {a["alarm_name"]: a for a in resources(plan, "aws_cloudwatch_metric_alarm").values()}
-    stale = alarms.get("iam-credentials-rotator-rotation-stale")
-    if period is None:  # beyond CloudWatch's 7-day evaluation limit
-        assert stale is None and plan.outputs["staleness_alarm_name"] is None
-        return
-    assert (stale["period"], stale["evaluation_periods"], stale["datapoints_to_alarm"]) == (
-        period,
-        periods,
-        periods,
+    stale = alarms["iam-credentials-rotator-rotation-stale"]
+    assert plan.outputs["staleness_alarm_name"] == "iam-credentials-rotator-rotation-stale"
+    assert (stale["namespace"], stale["metric_name"]) == ("IAMCredentialsRotator", "OldestAccessKeyAge")
+    assert stale["dimensions"] == {"Rotator": "iam-credentials-rotator"}
+    assert stale["comparison_operator"] == "GreaterThanThreshold" and stale["threshold"] == threshold
+    assert stale["treat_missing_data"] == "breaching"
+    # One day-long period of the check's readings (it runs twice a day), within CloudWatch's
+    # 7-day evaluation limit whatever the schedule.
+    assert (stale["statistic"], stale["period"], stale["evaluation_periods"]) == ("Minimum", 86400, 1)
+    assert stale["period"] * stale["evaluation_periods"] <= 604800
+    assert f"over {text} (twice schedule_duration, {schedule}, plus a day)" in stale["alarm_description"]
+    rules = {r["name"]: r for r in resources(plan, "aws_cloudwatch_event_rule").values()}
+    assert rules["iam-credentials-rotator-check"]["schedule_expression"] == "rate(12 hours)"
+    (permission,) = resources(plan, "aws_lambda_permission").values()
+    assert (permission["principal"], permission["action"]) == (
+        "events.amazonaws.com",
+        "lambda:InvokeFunction",
     )
-    assert stale["metric_name"] == "ExecutionsSucceeded" and stale["treat_missing_data"] == "breaching"
-    assert stale["comparison_operator"] == "LessThanThreshold" and stale["threshold"] == 1
-    assert period * periods <= (86400 if period < 3600 else 604800)
+    assert permission["function_name"] == "iam-credentials-rotator-check"
+    assert permission["source_account"] == "123456789012"
 
 
 def test_a_kms_key_encrypts_the_secrets_and_the_handler_may_decrypt(root):

@@ -206,3 +206,11 @@ def message_of(cause: str) -> str:
 def capped(text: str, limit: int = 1000) -> str:
     """Step Functions keeps every user's result in its batch's state: keep messages short."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def listed_usernames(ssm: Any, path: str) -> list[str]:
+    """Every username in the users list: the JSON arrays in the parameters under `path`."""
+    usernames = []
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
+        usernames += [user["username"] for p in page["Parameters"] for user in json.loads(p["Value"])]
+    return usernames

@@ -217,8 +217,10 @@ class EmulatedAws:
 
     def fire_schedule(self, rule_name: str, event_time: str | None = None) -> list[str]:
         """Does what EventBridge does when the rule fires (moto never fires schedules): starts
-        each target with its input, or with its input transformer applied to the scheduled event.
-        Returns the started executions' ARNs."""
+        each target with its input, or with its input transformer applied to the scheduled event;
+        a disabled rule starts nothing. A Lambda target is invoked only if its resource policy lets this rule invoke it, and is
+        awaited (EventBridge invokes it asynchronously), so its outcome is in `invocations` on
+        return. Returns the started executions' ARNs."""
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -230,8 +232,30 @@ class EmulatedAws:
             "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule_name}"],
             "detail": {},
         }
+        if self.client("events").describe_rule(Name=rule_name)["State"] == "DISABLED":
+            return []
         targets = self.client("events").list_targets_by_rule(Rule=rule_name)["Targets"]
-        return [self.start_execution(t["Arn"], target_input(t, event)) for t in targets]
+        for target in targets:
+            if ":lambda:" in target["Arn"] and self._rule_may_invoke(event["resources"][0], target["Arn"]):
+                self.client("lambda").invoke(FunctionName=target["Arn"], Payload=target_input(target, event))
+        return [
+            self.start_execution(t["Arn"], target_input(t, event)) for t in targets if ":states:" in t["Arn"]
+        ]
+
+    def _rule_may_invoke(self, rule_arn: str, function_arn: str) -> bool:
+        """Whether the function's resource-based policy lets EventBridge invoke it for this rule
+        (without it, AWS drops the event: the invocation fails and the rule counts a failure)."""
+        try:
+            policy = json.loads(self.client("lambda").get_policy(FunctionName=function_arn)["Policy"])
+        except self.client("lambda").exceptions.ResourceNotFoundException:
+            return False
+        return any(
+            statement.get("Effect") == "Allow"
+            and statement.get("Principal", {}).get("Service") == "events.amazonaws.com"
+            and statement.get("Action") in ("lambda:InvokeFunction", "lambda:*")
+            and statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn") == rule_arn
+            for statement in policy["Statement"]
+        )
 
     def run_schedule(self, rule_name: str, event_time: str | None = None, timeout: float = 120) -> list[dict]:
         """fire_schedule(), then the described executions once they end."""

@@ -1,6 +1,6 @@
-"""Faults injected into the emulated AWS, per user: throttled IAM calls, an unreadable users list
-(per parameter), a new key that STS refuses
-for a while, a Lambda that crashes between two AWS calls. moto's backends run in this process, so
+"""Faults injected into the emulated AWS, per user: throttled IAM calls (CreateAccessKey,
+DeleteAccessKey, ListAccessKeys), an unreadable users list (per parameter), a new key that STS
+refuses for a while, a Lambda that crashes between two AWS calls. moto's backends run in this process, so
 the faults are patches on them; the product code sees ordinary AWS errors."""
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def install_faults(emulator: Any) -> None:
     faults: Faults = emulator.faults
     create_access_key = IAMBackend.create_access_key
     delete_access_key = IAMBackend.delete_access_key
+    list_access_keys = IAMBackend.list_access_keys
     get_caller_identity = STSBackend.get_caller_identity
     put_secret_value = SecretsManagerBackend.put_secret_value
     get_parameters = SimpleSystemManagerBackend.get_parameters
@@ -82,6 +83,11 @@ def install_faults(emulator: Any) -> None:
         key = create_access_key(self, user_name, *args, **kwargs)
         emulator.issued_secrets.append(key.secret_access_key)
         return key
+
+    def patched_list(self: IAMBackend, user_name: str) -> Any:
+        if faults.take("ListAccessKeys", user_name):
+            raise Throttling()
+        return list_access_keys(self, user_name)
 
     def patched_delete(self: IAMBackend, access_key_id: str, user_name: str) -> None:
         if faults.take("DeleteAccessKey", user_name):
@@ -107,6 +113,7 @@ def install_faults(emulator: Any) -> None:
 
     IAMBackend.create_access_key = patched_create  # type: ignore[method-assign]
     IAMBackend.delete_access_key = patched_delete  # type: ignore[method-assign]
+    IAMBackend.list_access_keys = patched_list  # type: ignore[method-assign]
     STSBackend.get_caller_identity = patched_identity  # type: ignore[method-assign]
     SecretsManagerBackend.put_secret_value = patched_put  # type: ignore[method-assign]
     SimpleSystemManagerBackend.get_parameters = patched_get_parameters  # type: ignore[method-assign]

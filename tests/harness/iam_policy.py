@@ -1,6 +1,7 @@
 """Least privilege, checked against the policies the module deployed. moto stores IAM policies but
 does not evaluate them, so this evaluates what the module's policies use: Allow statements, Action
-and Resource with * and ? wildcards, and StringEquals conditions on iam:ResourceTag/<key>. Any other
+and Resource with * and ? wildcards, and StringEquals conditions on iam:ResourceTag/<key> and
+cloudwatch:namespace. Any other
 condition fails closed (the call counts as denied), so a policy this cannot read fails the checks.
 """
 
@@ -45,7 +46,8 @@ def _conditions_hold(condition: dict, context: dict[str, str]) -> bool:
         if operator != "StringEquals":
             return False
         for key, values in tests.items():
-            if not key.startswith("iam:ResourceTag/") or context.get(key) not in _as_list(values):
+            known = key.startswith("iam:ResourceTag/") or key == "cloudwatch:namespace"
+            if not known or context.get(key) not in _as_list(values):
                 return False
     return True
 
@@ -96,6 +98,9 @@ class Requests:
             return [(action, f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{n}", {}) for n in names]
         if service == "stepfunctions":
             return [(action, target["executionArn"], {})]
+        if service == "cloudwatch":
+            # PutMetricData has no resource; its namespace is the condition key.
+            return [(action, "*", {"cloudwatch:namespace": target["Namespace"]})]
         raise AssertionError(f"no IAM resource known for {call}: extend tests/harness/iam_policy.py")
 
 
@@ -125,6 +130,8 @@ def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:
                     elsewhere = (resource.replace(f":function:{name}-", f":function:{name}-other-"), {})
                 elif action.startswith("ssm:"):
                     elsewhere = (f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{name}-other/users", {})
+                elif action.startswith("cloudwatch:"):
+                    elsewhere = ("*", {"cloudwatch:namespace": "AWS/IAM"})
                 else:
                     elsewhere = (resource.replace(f":execution:{name}:", f":execution:{name}-other:"), {})
                 if allows(policies[role], action, *elsewhere):
