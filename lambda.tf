@@ -1,7 +1,8 @@
 locals {
   lambda_zip = "${path.module}/dist/rotator-lambda.zip"
 
-  # One function per workflow state, each with only the permissions its state needs.
+  # One function per workflow state, each with only the permissions its state needs: the actions it
+  # may take on each kind of resource (<kind>_actions, granted as local.grants in iam.tf says).
   functions = {
     list-users = {
       handler        = "rotator.list_users.handler"
@@ -11,6 +12,8 @@ locals {
       iam_actions    = []
       secret_actions = []
       kms_actions    = []
+      ssm_actions    = ["ssm:GetParametersByPath", "ssm:GetParameters"]
+      states_actions = []
     }
     rotate = {
       handler     = "rotator.rotate.handler"
@@ -25,6 +28,8 @@ locals {
       iam_actions    = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey"]
       secret_actions = ["secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"]
       kms_actions    = ["kms:GenerateDataKey", "kms:Decrypt"]
+      ssm_actions    = []
+      states_actions = ["states:DescribeExecution"]
     }
     cleanup = {
       handler        = "rotator.cleanup.handler"
@@ -34,6 +39,8 @@ locals {
       iam_actions    = ["iam:DeleteAccessKey", "iam:UpdateAccessKey"]
       secret_actions = ["secretsmanager:DeleteSecret"]
       kms_actions    = []
+      ssm_actions    = []
+      states_actions = []
     }
     rollback = {
       handler        = "rotator.rollback.handler"
@@ -43,6 +50,8 @@ locals {
       iam_actions    = ["iam:ListAccessKeys", "iam:DeleteAccessKey"]
       secret_actions = ["secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"]
       kms_actions    = ["kms:Decrypt"]
+      ssm_actions    = []
+      states_actions = []
     }
     report = {
       handler        = "rotator.report.handler"
@@ -52,6 +61,8 @@ locals {
       iam_actions    = []
       secret_actions = []
       kms_actions    = []
+      ssm_actions    = []
+      states_actions = []
     }
   }
 }
@@ -75,7 +86,7 @@ resource "aws_lambda_function" "this" {
 
   function_name    = "${var.name}-${each.key}"
   description      = each.value.description
-  role             = aws_iam_role.lambda[each.key].arn
+  role             = aws_iam_role.this[each.key].arn
   runtime          = var.lambda_runtime
   handler          = each.value.handler
   timeout          = each.value.timeout
@@ -94,5 +105,5 @@ resource "aws_lambda_function" "this" {
     }
   }
 
-  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda, aws_iam_role_policy_attachment.users]
+  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.this, aws_iam_role_policy_attachment.users]
 }
