@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.harness.terraform import ROOT
+from harness.terraform import ROOT
 
 
 def test_benchmark_at_ten_users_meets_the_per_user_targets():

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from tests.harness.iam_policy import least_privilege
-from tests.harness.terraform import TerraformRoot
+from harness.iam_policy import least_privilege
+from harness.terraform import TerraformRoot
 
 USERS = ["ci-deployer", "ci-publisher", "reporting"]
 

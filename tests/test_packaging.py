@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from scripts import build_zips
-from tests.harness.terraform import CLI_CONFIG, ROOT, TERRAFORM, terraform_env
+from harness.terraform import CLI_CONFIG, ROOT, TERRAFORM, terraform_env
 
 # HashiCorp's published zh: hash of terraform-provider-aws_3.39.0_linux_amd64.zip.
 PROVIDER_SHA256 = "4b75e0a259b56d97e66b7d69f3f25bd4cc7be2440c0fe35529f46de7d40a49d3"
@@ -125,7 +125,7 @@ ROOTS = [".", "examples/basic", "examples/complete", "tests/fixtures/plan", "tes
 
 
 def test_module_and_every_example_validate(tmp_path):
-    from tests.harness.terraform import copy_repository
+    from harness.terraform import copy_repository
 
     copy_repository(tmp_path)
     for root in ROOTS:

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from tests.harness.terraform import TerraformRoot
+from harness.terraform import TerraformRoot
 
 HANDLER = "arn:aws:lambda:us-east-1:123456789012:function:handler"
 
@@ -77,7 +77,7 @@ def test_functions_use_the_runtime_variable_and_the_committed_zip(default_plan):
 
 
 def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
-    from tests.harness.terraform import ROOT
+    from harness.terraform import ROOT
 
     functions = {f["function_name"]: f for f in resources(default_plan, "aws_lambda_function").values()}
     planned = {}

@@ -10,7 +10,7 @@ from typing import Any
 
 import tftest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TERRAFORM = ROOT / ".venv" / "bin" / "terraform"
 CLI_CONFIG = ROOT / ".tools" / "terraformrc"
 # What a root module needs from the repository: the module, its code and the Terraform roots.

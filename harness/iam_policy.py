@@ -11,7 +11,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from tests.harness.aws import ACCOUNT_ID, REGION
+from harness.aws import ACCOUNT_ID, REGION
 
 # boto3 service name -> IAM action prefix, where they differ.
 _ACTION_PREFIX = {"stepfunctions": "states"}
@@ -92,7 +92,7 @@ class Requests:
             return [(action, f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{n}", {}) for n in names]
         if service == "stepfunctions":
             return [(action, target["executionArn"], {})]
-        raise AssertionError(f"no IAM resource known for {call}: extend tests/harness/iam_policy.py")
+        raise AssertionError(f"no IAM resource known for {call}: extend harness/iam_policy.py")
 
 
 def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:

@@ -32,7 +32,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from tests.harness.faults import Faults, install_faults
+from harness.faults import Faults, install_faults
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
