@@ -11,7 +11,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from harness.aws import ACCOUNT_ID, REGION
+from harness.aws import ACCOUNT_ID, REGION, EmulatedAws
 
 # boto3 service name -> IAM action prefix, where they differ.
 _ACTION_PREFIX = {"stepfunctions": "states"}

@@ -116,7 +116,8 @@ class TerraformRoot:
 
     def outputs(self) -> dict[str, Any]:
         outputs = self.tf.output()
-        return {name: outputs[name] for name in outputs.keys()}
+        # tftest's output mapping has keys() but cannot be iterated itself.
+        return {name: outputs[name] for name in outputs.keys()}  # noqa: SIM118
 
     def state_json(self) -> str:
         return self.tf.execute_command("show", "-json").out

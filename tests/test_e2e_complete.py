@@ -28,7 +28,7 @@ def test_scheduled_rotation_with_kms_deactivate_and_metadata(aws, stack, third_p
             encryption[event["username"]] = secrets.describe_secret(SecretId=event["secretName"]).get(
                 "KmsKeyId"
             )
-        return None
+        return
 
     aws.lambda_hook = record_encryption
     waits = len(aws.waits)

@@ -141,7 +141,7 @@ def test_a_second_run_leaves_a_user_alone_while_another_rotates_it(aws, stack, t
         if function_name == "faults-handler" and event.get("username") == "pathy" and not reached.is_set():
             reached.set()
             release.wait(60)
-        return None
+        return
 
     aws.lambda_hook = hold_first_hand_off
     first = aws.start_execution(stack["state_machine_arn"], json.dumps({"username": "pathy"}))

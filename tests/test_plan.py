@@ -318,7 +318,7 @@ def test_a_thousand_users_are_reached_by_their_tag_within_iam_limits(thousand_us
         (values,) = statement["Condition"]["StringEquals"].values()
         assert statement["Condition"] == {"StringEquals": {"iam:ResourceTag/rotated-by": values}}
         assert as_list(values) == ["iam-credentials-rotator"]
-    everything = json.dumps([p for p in resources(thousand_users_plan, "aws_iam_role_policy").values()])
+    everything = json.dumps(list(resources(thousand_users_plan, "aws_iam_role_policy").values()))
     assert THOUSAND[0]["username"] not in everything
     assert {f for f, sids in inline.items() if "TaggedUsersKeys" in sids} == set(USER_ACTIONS)
 

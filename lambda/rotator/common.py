@@ -27,7 +27,7 @@ def client(service: str, **kwargs: Any) -> Any:
 
 
 # What every log line of the current invocation carries: the run (execution ARN) and the user.
-_bound: ContextVar[dict[str, Any]] = ContextVar("log_fields", default={})
+_bound: ContextVar[dict[str, Any]] = ContextVar("log_fields")
 CORRELATION_FIELDS = ("execution_arn", "username")
 
 
@@ -43,8 +43,8 @@ class JsonLines(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            **{field: None for field in CORRELATION_FIELDS},
-            **_bound.get(),
+            **dict.fromkeys(CORRELATION_FIELDS),
+            **_bound.get({}),
             **getattr(record, "fields", {}),
         }
         if record.exc_info:

@@ -1,5 +1,3 @@
-import pytest
-
 from rotator import rollback, rotate
 
 from .conftest import key_ids, rotation
