@@ -11,7 +11,7 @@ variable "name" {
 }
 
 variable "users" {
-  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string (at most 256 characters) passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it not secret. At most 1000 users; beyond about 270, set `user_tag_key`."
+  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string (at most 256 characters) passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it not secret. At most 1000 users; beyond about 180, set `user_tag_key`."
   type = list(object({
     username = string
     metadata = optional(string)
@@ -171,7 +171,7 @@ variable "kms_key_arn" {
 }
 
 variable "user_tag_key" {
-  description = "Null: the rotator's IAM permissions name each listed user's ARN, which fits about 270 to 740 users (depending on name length). Set: they cover exactly the users tagged `<user_tag_key> = <name>` (an iam:ResourceTag condition), at any number of users; tag every listed user so, or its rotation fails (UserNotTaggedError) and it keeps its old key."
+  description = "Null: the rotator's IAM permissions name each listed user's ARN, which fits about 180 to 700 users (depending on name length). Set: they cover exactly the users tagged `<user_tag_key> = <name>` (an iam:ResourceTag condition), at any number of users; tag every listed user so, or its rotation fails (UserNotTaggedError) and it keeps its old key."
   type        = string
   default     = null
 
