@@ -6,7 +6,8 @@ locals {
       for function in keys(local.functions) : function => {
         service     = "lambda"
         description = "Role of the ${var.name}-${function} Lambda function."
-        # Lambda documents no aws:SourceArn for assuming an execution role; the account is checked.
+        # The account only: Lambda documents the function's ARN for the calls made with the role
+        # (lambda:SourceFunctionArn), not aws:SourceArn for assuming it.
         source_arns = []
       }
     },
