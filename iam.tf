@@ -1,156 +1,252 @@
-# Who may assume the module's roles: its functions, its state machine, its schedule.
+locals {
+  # Every role the module creates: the service that assumes it and, where known, what in that
+  # service may (aws:SourceArn).
+  roles = merge(
+    {
+      for function in keys(local.functions) : function => {
+        service     = "lambda"
+        description = "Role of the ${var.name}-${function} Lambda function."
+        # The account only: Lambda documents the function's ARN for the calls made with the role
+        # (lambda:SourceFunctionArn), not aws:SourceArn for assuming it.
+        source_arns = []
+      }
+    },
+    {
+      state-machine = {
+        service     = "states"
+        description = "Role of the ${var.name} state machine."
+        source_arns = [local.state_machine_arn, local.batch_machine_arn]
+      }
+      schedule = {
+        service     = "events"
+        description = "Lets the ${var.name} schedule start the state machine."
+        source_arns = [local.schedule_rule_arn]
+      }
+    }
+  )
+
+  # What a function may do with each kind of resource: a function's row in local.functions lists
+  # the actions (field <kind>_actions); this table says on what, and under which condition.
+  via_secrets_manager = { test = "StringEquals", variable = "kms:ViaService", values = ["secretsmanager.${local.region}.amazonaws.com"] }
+  grants = {
+    ssm = {
+      sid        = "ReadUsersList"
+      enabled    = true
+      resources  = [local.users_parameter_arn, "${local.users_parameter_arn}/*"]
+      conditions = []
+    }
+    # By default the users are named by ARN in managed policies (below); with user_tag_key, reached
+    # through their tag.
+    iam = {
+      sid        = "TaggedUsersKeys"
+      enabled    = var.user_tag_key != null
+      resources  = [format(local.user_arn, "*")]
+      conditions = var.user_tag_key == null ? [] : [{ test = "StringEquals", variable = "iam:ResourceTag/${var.user_tag_key}", values = [var.name] }]
+    }
+    secret = {
+      sid        = "RotatorSecrets"
+      enabled    = true
+      resources  = [local.secrets_arn]
+      conditions = []
+    }
+    # Through Secrets Manager only, for the secrets' key.
+    kms = {
+      sid        = "SecretsKey"
+      enabled    = var.kms_key_arn != null
+      resources  = compact([var.kms_key_arn])
+      conditions = [local.via_secrets_manager]
+    }
+    # HandOff invokes the credentials handler; nothing else invokes it.
+    lambda = {
+      sid        = "InvokeCredentialsHandler"
+      enabled    = true
+      resources  = [var.credentials_handler_arn]
+      conditions = []
+    }
+    # PutMetricData supports no resource-level permissions: the namespace condition is the scope.
+    cloudwatch = {
+      sid        = "PublishKeyAge"
+      enabled    = true
+      resources  = ["*"]
+      conditions = [{ test = "StringEquals", variable = "cloudwatch:namespace", values = [local.staleness_namespace] }]
+    }
+    # The user's lock names the execution holding it; a stale one is told apart from a running one.
+    states = {
+      sid        = "ReadLockHolders"
+      enabled    = true
+      resources  = [local.executions_arn]
+      conditions = []
+    }
+  }
+
+  # Each role's inline policy, one statement per row.
+  role_statements = merge(
+    {
+      for function, f in local.functions : function => concat(
+        [{
+          sid        = "WriteOwnLogs"
+          actions    = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          resources  = ["${local.log_group_arn}:/aws/lambda/${var.name}-${function}:*"]
+          conditions = []
+        }],
+        [
+          for kind, grant in local.grants : merge(grant, { actions = f["${kind}_actions"] })
+          if grant.enabled && length(f["${kind}_actions"]) > 0
+        ],
+      )
+    },
+    {
+      state-machine = [
+        {
+          # Not the handler (HandOff invokes it), nor the check (its own schedule starts it).
+          sid        = "InvokeRotatorFunctions"
+          actions    = ["lambda:InvokeFunction"]
+          resources  = [for function in keys(local.functions) : format(local.function_arn, function) if function != "check"]
+          conditions = []
+        },
+        # Each batch of users runs as a child execution, started and awaited (.sync) by the run.
+        {
+          sid        = "RunBatches"
+          actions    = ["states:StartExecution"]
+          resources  = [local.batch_machine_arn]
+          conditions = []
+        },
+        {
+          sid        = "AwaitBatches"
+          actions    = ["states:DescribeExecution", "states:StopExecution"]
+          resources  = [local.batch_runs_arn]
+          conditions = []
+        },
+        # The rule Step Functions manages to learn when a .sync child execution ends.
+        {
+          sid        = "AwaitBatchesRule"
+          actions    = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+          resources  = ["${format(local.arn_prefix, "events")}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"]
+          conditions = []
+        },
+        # Vended log delivery: these actions do not support resource-level permissions.
+        {
+          sid = "DeliverLogs"
+          actions = [
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+            "logs:DescribeLogGroups",
+          ]
+          resources  = ["*"]
+          conditions = []
+        },
+      ]
+      schedule = [
+        {
+          sid        = "StartRotation"
+          actions    = ["states:StartExecution"]
+          resources  = [local.state_machine_arn]
+          conditions = []
+        },
+      ]
+    }
+  )
+}
+
+# Who may assume each role: its service, on behalf of this account (and of the module's own
+# resources where their ARNs are known), against the confused deputy problem.
 data "aws_iam_policy_document" "assume" {
-  for_each = toset(["lambda", "states", "events"])
+  for_each = local.roles
 
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["${each.key}.amazonaws.com"]
+      identifiers = ["${each.value.service}.amazonaws.com"]
     }
-  }
-}
-
-resource "aws_iam_role" "lambda" {
-  for_each = local.functions
-
-  name               = "${var.name}-${each.key}"
-  description        = "Role of the ${var.name}-${each.key} Lambda function."
-  assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
-  tags               = var.tags
-}
-
-# Every function writes its own log group, and only that.
-data "aws_iam_policy_document" "lambda" {
-  for_each = local.functions
-
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${local.log_group_arn}:/aws/lambda/${var.name}-${each.key}:*"]
-  }
-
-  dynamic "statement" {
-    for_each = contains(["list-users", "check"], each.key) ? [1] : []
-    content {
-      sid       = "ReadUsersList"
-      actions   = ["ssm:GetParametersByPath", "ssm:GetParameters"]
-      resources = [local.users_parameter_arn, "${local.users_parameter_arn}/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
-  }
-
-  # With user_tag_key, the users' keys are reached through their tag instead of their ARNs.
-  dynamic "statement" {
-    for_each = var.user_tag_key != null && length(each.value.iam_actions) > 0 ? [1] : []
-    content {
-      sid       = "TaggedUsersKeys"
-      actions   = each.value.iam_actions
-      resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
-      condition {
-        test     = "StringEquals"
-        variable = "iam:ResourceTag/${var.user_tag_key}"
-        values   = [var.name]
-      }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(each.value.secret_actions) > 0 ? [1] : []
-    content {
-      sid       = "RotatorSecrets"
-      actions   = each.value.secret_actions
-      resources = [local.secrets_arn]
-    }
-  }
-
-  # Through Secrets Manager only, for the secrets' key.
-  dynamic "statement" {
-    for_each = var.kms_key_arn != null && length(each.value.kms_actions) > 0 ? [1] : []
-    content {
-      sid       = "SecretsKey"
-      actions   = each.value.kms_actions
-      resources = [var.kms_key_arn]
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["secretsmanager.${local.region}.amazonaws.com"]
-      }
-    }
-  }
-
-  # HandOff invokes the credentials handler; nothing else invokes a function.
-  dynamic "statement" {
-    for_each = length(each.value.invokes) > 0 ? [1] : []
-    content {
-      sid       = "InvokeCredentialsHandler"
-      actions   = ["lambda:InvokeFunction"]
-      resources = each.value.invokes
-    }
-  }
-
-  # The user's lock names the execution holding it; a stale one is told apart from a running one.
-  dynamic "statement" {
-    for_each = each.key == "rotate" ? [1] : []
-    content {
-      sid       = "ReadLockHolders"
-      actions   = ["states:DescribeExecution"]
-      resources = [local.executions_arn]
-    }
-  }
-
-  # PutMetricData supports no resource-level permissions: the namespace condition is the scope.
-  dynamic "statement" {
-    for_each = each.key == "check" ? [1] : []
-    content {
-      sid       = "PublishKeyAge"
-      actions   = ["cloudwatch:PutMetricData"]
-      resources = ["*"]
-      condition {
-        test     = "StringEquals"
-        variable = "cloudwatch:namespace"
-        values   = [local.staleness_namespace]
+    dynamic "condition" {
+      for_each = length(each.value.source_arns) > 0 ? [each.value.source_arns] : []
+      content {
+        test     = "ArnLike"
+        variable = "aws:SourceArn"
+        values   = condition.value
       }
     }
   }
 }
 
-resource "aws_iam_role_policy" "lambda" {
-  for_each = local.functions
+resource "aws_iam_role" "this" {
+  for_each = local.roles
+
+  name                 = "${var.name}-${each.key}"
+  path                 = var.role_path
+  permissions_boundary = var.role_permissions_boundary_arn
+  description          = each.value.description
+  assume_role_policy   = data.aws_iam_policy_document.assume[each.key].json
+  tags                 = var.tags
+}
+
+data "aws_iam_policy_document" "role" {
+  for_each = local.role_statements
+
+  dynamic "statement" {
+    for_each = each.value
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+      dynamic "condition" {
+        for_each = statement.value.conditions
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  for_each = local.role_statements
 
   name   = "${var.name}-${each.key}"
-  role   = aws_iam_role.lambda[each.key].id
-  policy = data.aws_iam_policy_document.lambda[each.key].json
+  role   = aws_iam_role.this[each.key].id
+  policy = data.aws_iam_policy_document.role[each.key].json
 }
 
 locals {
-  # The listed users' ARNs go into customer-managed policies of at most 6144 characters each:
-  # a chunk holds users until their ARNs pass this budget, so it ends below
-  # budget + one user's ARNs (at most 270) + the statement around them (about 150).
-  user_policy_budget = 5500
-  user_arn_chars     = [for pair in local.user_arns : length(join("", pair)) + 6]
-  user_policy_chunk = [
-    for i in range(length(local.user_arns)) :
-    floor(sum(concat([0], slice(local.user_arn_chars, 0, i + 1))) / local.user_policy_budget)
-  ]
-  user_policies = merge([
+  # Without user_tag_key, the listed users' ARNs go into customer-managed policies, ten per function
+  # (IAM's default quota of managed policies per role). A user's policy is chosen by a hash of its
+  # name, so adding or removing a user changes one policy per function.
+  user_policy_count = 10
+  user_policy_of = {
+    for username in keys(local.users) : username => parseint(substr(sha256(lower(username)), 0, 8), 16) % local.user_policy_count
+  }
+  user_policies = var.user_tag_key != null ? {} : merge([
     for function, f in local.functions : {
-      for chunk in distinct(local.user_policy_chunk) : "${function}-users-${chunk}" => {
-        function  = function
-        actions   = f.iam_actions
-        resources = flatten([for i, pair in local.user_arns : pair if local.user_policy_chunk[i] == chunk])
+      for index in distinct(values(local.user_policy_of)) : "${function}-users-${index}" => {
+        function = function
+        index    = index
+        # Exactly the listed users, with or without an IAM path: IAM accepts no pattern that covers
+        # both user/<name> and user/<path>/<name>, so each user takes two ARNs.
+        document = jsonencode({
+          Version = "2012-10-17"
+          Statement = [{
+            Sid      = "ListedUsersKeys"
+            Effect   = "Allow"
+            Action   = f.iam_actions
+            Resource = flatten([for username, i in local.user_policy_of : [format(local.user_arn, username), format(local.user_arn, "*/${username}")] if i == index])
+          }]
+        })
       }
     } if length(f.iam_actions) > 0
   ]...)
-}
-
-data "aws_iam_policy_document" "users" {
-  for_each = local.user_policies
-
-  statement {
-    sid       = "ListedUsersKeys"
-    actions   = each.value.actions
-    resources = each.value.resources
-  }
 }
 
 resource "aws_iam_policy" "users" {
@@ -158,73 +254,23 @@ resource "aws_iam_policy" "users" {
 
   name        = "${var.name}-${each.key}"
   description = "Access keys of users listed in ${var.name}, for its ${each.value.function} function."
-  policy      = data.aws_iam_policy_document.users[each.key].json
+  policy      = each.value.document
+  tags        = var.tags
+
+  lifecycle {
+    precondition {
+      # IAM counts a managed policy's characters without white space, as jsonencode writes it.
+      condition     = length(each.value.document) <= 6144
+      error_message = "users: naming the ${length(var.users)} users' ARNs overflows the ${each.value.function} function's managed policy ${each.value.index} (${length(each.value.document)} characters, over the 6,144 IAM allows). Set user_tag_key (for example \"iam-credentials-rotator\") and tag each listed user with it and the value \"${var.name}\"."
+    }
+  }
 }
 
 resource "aws_iam_role_policy_attachment" "users" {
   for_each = local.user_policies
 
-  role       = aws_iam_role.lambda[each.value.function].name
+  role       = aws_iam_role.this[each.value.function].name
   policy_arn = aws_iam_policy.users[each.key].arn
-}
-
-resource "aws_iam_role" "state_machine" {
-  name               = "${var.name}-state-machine"
-  description        = "Role of the ${var.name} state machine."
-  assume_role_policy = data.aws_iam_policy_document.assume["states"].json
-  tags               = var.tags
-}
-
-data "aws_iam_policy_document" "state_machine" {
-  # The handler is invoked by the HandOff function, not by the state machine.
-  statement {
-    sid     = "InvokeRotatorFunctions"
-    actions = ["lambda:InvokeFunction"]
-    # Not the check, which its own schedule starts.
-    resources = [for name, f in aws_lambda_function.this : f.arn if name != "check"]
-  }
-
-  # Each batch of users runs as a child execution, started and awaited (.sync) by the run.
-  statement {
-    sid       = "RunBatches"
-    actions   = ["states:StartExecution"]
-    resources = [local.batch_machine_arn]
-  }
-
-  statement {
-    sid       = "AwaitBatches"
-    actions   = ["states:DescribeExecution", "states:StopExecution"]
-    resources = [local.batch_runs_arn]
-  }
-
-  # The rule Step Functions manages to learn when a .sync child execution ends.
-  statement {
-    sid       = "AwaitBatchesRule"
-    actions   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
-    resources = ["arn:${local.partition}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"]
-  }
-
-  # Vended log delivery: these actions do not support resource-level permissions.
-  statement {
-    sid = "DeliverLogs"
-    actions = [
-      "logs:CreateLogDelivery",
-      "logs:GetLogDelivery",
-      "logs:UpdateLogDelivery",
-      "logs:DeleteLogDelivery",
-      "logs:ListLogDeliveries",
-      "logs:PutResourcePolicy",
-      "logs:DescribeResourcePolicies",
-      "logs:DescribeLogGroups",
-    ]
-    resources = ["*"]
-  }
-}
-
-resource "aws_iam_role_policy" "state_machine" {
-  name   = "${var.name}-state-machine"
-  role   = aws_iam_role.state_machine.id
-  policy = data.aws_iam_policy_document.state_machine.json
 }
 
 data "aws_iam_policy_document" "credentials_handler" {
@@ -235,15 +281,15 @@ data "aws_iam_policy_document" "credentials_handler" {
   }
 
   dynamic "statement" {
-    for_each = var.kms_key_arn == null ? [] : [1]
+    for_each = var.kms_key_arn == null ? [] : [local.via_secrets_manager]
     content {
       sid       = "DecryptRotatedCredentials"
       actions   = ["kms:Decrypt"]
       resources = [var.kms_key_arn]
       condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+        test     = statement.value.test
+        variable = statement.value.variable
+        values   = statement.value.values
       }
     }
   }
@@ -255,4 +301,35 @@ resource "aws_iam_role_policy" "credentials_handler" {
   name   = "${var.name}-read-credentials"
   role   = var.credentials_handler_role_name
   policy = data.aws_iam_policy_document.credentials_handler.json
+}
+
+# Addresses before 2.0: one role and one inline policy per function, the state machine and the schedule.
+moved {
+  from = aws_iam_role.lambda
+  to   = aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role.state_machine
+  to   = aws_iam_role.this["state-machine"]
+}
+
+moved {
+  from = aws_iam_role.schedule
+  to   = aws_iam_role.this["schedule"]
+}
+
+moved {
+  from = aws_iam_role_policy.lambda
+  to   = aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_iam_role_policy.state_machine
+  to   = aws_iam_role_policy.this["state-machine"]
+}
+
+moved {
+  from = aws_iam_role_policy.schedule
+  to   = aws_iam_role_policy.this["schedule"]
 }

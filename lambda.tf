@@ -1,17 +1,21 @@
 locals {
   lambda_zip = "${path.module}/dist/rotator-lambda.zip"
 
-  # One function per workflow state, each with only the permissions its state needs.
+  # One function per workflow state, each with only the permissions its state needs: the actions it
+  # may take on each kind of resource (<kind>_actions, granted as local.grants in iam.tf says).
   functions = {
     list-users = {
-      handler        = "rotator.list_users.handler"
-      description    = "Selects the users a rotation run rotates, in batches, and loads each batch's users."
-      timeout        = 60
-      environment    = { USERS_PARAMETER_PATH = local.users_parameter_path, BATCH_SIZE = tostring(local.batch_size) }
-      iam_actions    = []
-      secret_actions = []
-      kms_actions    = []
-      invokes        = []
+      handler            = "rotator.list_users.handler"
+      description        = "Selects the users a rotation run rotates, in batches, and loads each batch's users."
+      timeout            = 60
+      environment        = { USERS_PARAMETER_PATH = local.users_parameter_path, BATCH_SIZE = tostring(local.batch_size) }
+      iam_actions        = []
+      secret_actions     = []
+      kms_actions        = []
+      ssm_actions        = ["ssm:GetParametersByPath", "ssm:GetParameters"]
+      states_actions     = []
+      lambda_actions     = []
+      cloudwatch_actions = []
     }
     rotate = {
       handler     = "rotator.rotate.handler"
@@ -23,64 +27,82 @@ locals {
         var.kms_key_arn == null ? {} : { KMS_KEY_ID = var.kms_key_arn },
         var.user_tag_key == null ? {} : { USER_TAG = "${var.user_tag_key}=${var.name}" },
       )
-      iam_actions    = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey"]
-      secret_actions = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"]
-      kms_actions    = ["kms:GenerateDataKey", "kms:Decrypt"]
-      invokes        = []
+      iam_actions        = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey"]
+      secret_actions     = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"]
+      kms_actions        = ["kms:GenerateDataKey", "kms:Decrypt"]
+      ssm_actions        = []
+      states_actions     = ["states:DescribeExecution"]
+      lambda_actions     = []
+      cloudwatch_actions = []
     }
     handoff = {
       handler     = "rotator.handoff.handler"
       description = "Invokes the credentials handler with a user's new key and discards what it returns."
       # Outlasts any handler: a Lambda function runs 15 minutes at most.
-      timeout        = 900
-      environment    = { CREDENTIALS_HANDLER_ARN = var.credentials_handler_arn }
-      iam_actions    = []
-      secret_actions = []
-      kms_actions    = []
-      invokes        = [var.credentials_handler_arn]
+      timeout            = 900
+      environment        = { CREDENTIALS_HANDLER_ARN = var.credentials_handler_arn }
+      iam_actions        = []
+      secret_actions     = []
+      kms_actions        = []
+      ssm_actions        = []
+      states_actions     = []
+      lambda_actions     = ["lambda:InvokeFunction"]
+      cloudwatch_actions = []
     }
     cleanup = {
       handler     = "rotator.cleanup.handler"
       description = "After the run's wait, deletes or deactivates each handed-off user's superseded access key, and deletes its secret."
       # A batch of 100 users, max_concurrency at a time, with IAM's throttling retried.
-      timeout        = 600
-      environment    = { OLD_KEY_ACTION = var.old_key_action, SECRET_NAME_PREFIX = local.secret_name_prefix, MAX_CONCURRENCY = tostring(var.max_concurrency) }
-      iam_actions    = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey"]
-      secret_actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
-      kms_actions    = ["kms:Decrypt"]
-      invokes        = []
+      timeout            = 600
+      environment        = { OLD_KEY_ACTION = var.old_key_action, SECRET_NAME_PREFIX = local.secret_name_prefix, MAX_CONCURRENCY = tostring(var.max_concurrency) }
+      iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey"]
+      secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
+      kms_actions        = ["kms:Decrypt"]
+      ssm_actions        = []
+      states_actions     = []
+      lambda_actions     = []
+      cloudwatch_actions = []
     }
     rollback = {
-      handler        = "rotator.rollback.handler"
-      description    = "Deletes the key and secret of a rotation that did not hand its key off."
-      timeout        = 60
-      environment    = { SECRET_NAME_PREFIX = local.secret_name_prefix }
-      iam_actions    = ["iam:ListAccessKeys", "iam:DeleteAccessKey"]
-      secret_actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
-      kms_actions    = ["kms:Decrypt"]
-      invokes        = []
+      handler            = "rotator.rollback.handler"
+      description        = "Deletes the key and secret of a rotation that did not hand its key off."
+      timeout            = 60
+      environment        = { SECRET_NAME_PREFIX = local.secret_name_prefix }
+      iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey"]
+      secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
+      kms_actions        = ["kms:Decrypt"]
+      ssm_actions        = []
+      states_actions     = []
+      lambda_actions     = []
+      cloudwatch_actions = []
     }
     report = {
-      handler        = "rotator.report.handler"
-      description    = "Summarizes each batch, and the run, as data; fails the run, naming each failed user and why, when any user failed."
-      timeout        = 30
-      environment    = {}
-      iam_actions    = []
-      secret_actions = []
-      kms_actions    = []
-      invokes        = []
+      handler            = "rotator.report.handler"
+      description        = "Summarizes each batch, and the run, as data; fails the run, naming each failed user and why, when any user failed."
+      timeout            = 30
+      environment        = {}
+      iam_actions        = []
+      secret_actions     = []
+      kms_actions        = []
+      ssm_actions        = []
+      states_actions     = []
+      lambda_actions     = []
+      cloudwatch_actions = []
     }
     # Not a workflow state: started by its own schedule (staleness.tf), for the staleness alarm.
     check = {
       handler     = "rotator.check.handler"
       description = "Publishes the age of the oldest active access key among the listed users, for the staleness alarm."
       # One ListAccessKeys call per user, one after another: 1,000 users well within this.
-      timeout        = 300
-      environment    = { USERS_PARAMETER_PATH = local.users_parameter_path, METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name }
-      iam_actions    = ["iam:ListAccessKeys"]
-      secret_actions = []
-      kms_actions    = []
-      invokes        = []
+      timeout            = 300
+      environment        = { USERS_PARAMETER_PATH = local.users_parameter_path, METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name }
+      iam_actions        = ["iam:ListAccessKeys"]
+      secret_actions     = []
+      kms_actions        = []
+      ssm_actions        = ["ssm:GetParametersByPath", "ssm:GetParameters"]
+      states_actions     = []
+      lambda_actions     = []
+      cloudwatch_actions = ["cloudwatch:PutMetricData"]
     }
   }
 }
@@ -95,7 +117,7 @@ resource "aws_cloudwatch_log_group" "lambda" {
 }
 
 resource "aws_lambda_function" "this" {
-  # checkov:skip=CKV_AWS_116: the workflow's functions are invoked synchronously by Step Functions, whose Retry/Catch handle failures; the check's failed asynchronous invocation needs no DLQ, since the missing datapoint raises the staleness alarm
+  # checkov:skip=CKV_AWS_116: invoked only synchronously by Step Functions, whose Retry/Catch handle failures; a DLQ only receives failed asynchronous invocations
   # checkov:skip=CKV_AWS_117: calls only AWS APIs; a VPC would need a NAT gateway or interface endpoints and subnet inputs
   # checkov:skip=CKV_AWS_115: concurrency is bounded by the Map state's MaxConcurrency (max_concurrency); reserved concurrency takes from the account's pool and fails on accounts with low limits
   # checkov:skip=CKV_AWS_272: the module deploys its own committed zip; code signing needs a Signer profile and signed artifacts in S3
@@ -104,7 +126,7 @@ resource "aws_lambda_function" "this" {
 
   function_name    = "${var.name}-${each.key}"
   description      = each.value.description
-  role             = aws_iam_role.lambda[each.key].arn
+  role             = aws_iam_role.this[each.key].arn
   runtime          = var.lambda_runtime
   handler          = each.value.handler
   timeout          = each.value.timeout
@@ -123,5 +145,5 @@ resource "aws_lambda_function" "this" {
     }
   }
 
-  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda, aws_iam_role_policy_attachment.users]
+  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.this, aws_iam_role_policy_attachment.users]
 }

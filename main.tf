@@ -7,27 +7,29 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.id
 
-  duration_seconds = { s = 1, m = 60, h = 3600, d = 86400 }
-  schedule_seconds = tonumber(substr(var.schedule_duration, 0, length(var.schedule_duration) - 1)) * local.duration_seconds[substr(var.schedule_duration, -1, 1)]
-  verify_seconds   = tonumber(substr(var.key_verification_timeout, 0, length(var.key_verification_timeout) - 1)) * local.duration_seconds[substr(var.key_verification_timeout, -1, 1)]
-  cleanup_seconds  = tonumber(substr(var.cleanup_wait_duration, 0, length(var.cleanup_wait_duration) - 1)) * local.duration_seconds[substr(var.cleanup_wait_duration, -1, 1)]
+  # The duration inputs, parsed once (their validations check the format; the preconditions on the
+  # resources they shape check their values).
+  duration_units = { s = 1, m = 60, h = 3600, d = 86400 }
+  duration_seconds = {
+    for input, value in {
+      schedule_duration        = var.schedule_duration
+      cleanup_wait_duration    = var.cleanup_wait_duration
+      key_verification_timeout = var.key_verification_timeout
+    } : input => try(tonumber(regex("^([1-9][0-9]*)[smhd]$", value)[0]) * local.duration_units[substr(value, -1, 1)], null)
+  }
+  schedule_seconds = local.duration_seconds.schedule_duration
+  cleanup_seconds  = local.duration_seconds.cleanup_wait_duration
+  verify_seconds   = local.duration_seconds.key_verification_timeout
 
-  # The users list is stored in Standard SSM parameters of at most 4096 bytes each, one JSON array
-  # per parameter. A user goes into the chunk where its item ends (prefix sums of the items' bytes),
-  # so a chunk holds less than the budget plus one item: below 4096 with the brackets.
-  # Metadata only where set, so a user without it costs no "null".
-  user_items       = [for u in var.users : jsonencode(merge({ username = u.username }, u.metadata == null ? {} : { metadata = u.metadata }))]
-  user_items_b64   = [for item in local.user_items : base64encode(item)]
-  user_item_bytes  = [for b64 in local.user_items_b64 : length(b64) / 4 * 3 - length(regexall("=", b64)) + 1] # with its comma
-  users_chunk_size = 4094 - max(concat([0], local.user_item_bytes)...)
-  user_list_chunk = [
-    for i in range(length(var.users)) :
-    floor(sum(concat([0], slice(local.user_item_bytes, 0, i + 1))) / local.users_chunk_size)
-  ]
-  users_chunks = {
-    for chunk in distinct(local.user_list_chunk) : format("%03d", chunk) => {
-      json  = "[${join(",", [for i, item in local.user_items : item if local.user_list_chunk[i] == chunk])}]"
-      bytes = 1 + sum([for i, bytes in local.user_item_bytes : bytes if local.user_list_chunk[i] == chunk])
+  # One Standard parameter per user, keyed by the username, so adding or removing a user changes one
+  # parameter. Parameter names cannot hold IAM's "+=,@", so a parameter is named by a hash of the
+  # lowercased name (IAM names are case-insensitive) and holds the username itself. A user's item is
+  # at most about 1,700 bytes (64-character name, 256 characters of metadata escaped), far below a
+  # Standard parameter's 4,096. Metadata only where set, so a user without it costs no "null".
+  users = {
+    for u in var.users : u.username => {
+      id   = substr(sha256(lower(u.username)), 0, 32)
+      item = jsonencode(merge({ username = u.username }, u.metadata == null ? {} : { metadata = u.metadata }))
     }
   }
   users_parameter_path = "/${var.name}/users"
@@ -50,37 +52,30 @@ locals {
 
   secret_name_prefix = "${var.name}/"
 
-  # Exactly the listed users, with or without an IAM path: IAM accepts no pattern that covers
-  # both user/<name> and user/<path>/<name>, so each user takes two ARNs. Unused with user_tag_key.
-  user_arns = var.user_tag_key != null ? [] : [for u in var.users : [
-    "arn:${local.partition}:iam::${local.account_id}:user/${u.username}",
-    "arn:${local.partition}:iam::${local.account_id}:user/*/${u.username}",
-  ]]
-  secrets_arn = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${local.secret_name_prefix}*"
-  # Built rather than read from the resources, so that plans show the policies in full.
-  users_parameter_arn = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${local.users_parameter_path}"
-  log_group_arn       = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group"
-  executions_arn      = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${var.name}:*"
+  # ARNs are built rather than read from the resources, so that plans show every policy in full and
+  # trust policies can name what assumes them without a dependency cycle.
+  arn_prefix          = "arn:${local.partition}:%s:${local.region}:${local.account_id}"
+  secrets_arn         = "${format(local.arn_prefix, "secretsmanager")}:secret:${local.secret_name_prefix}*"
+  users_parameter_arn = "${format(local.arn_prefix, "ssm")}:parameter${local.users_parameter_path}"
+  log_group_arn       = "${format(local.arn_prefix, "logs")}:log-group"
+  function_arn        = "${format(local.arn_prefix, "lambda")}:function:${var.name}-%s"
+  user_arn            = "arn:${local.partition}:iam::${local.account_id}:user/%s"
+  executions_arn      = "${format(local.arn_prefix, "states")}:execution:${var.name}:*"
+  state_machine_arn   = "${format(local.arn_prefix, "states")}:stateMachine:${var.name}"
   batch_machine_name  = "${var.name}-batch"
-  batch_machine_arn   = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.batch_machine_name}"
-  batch_runs_arn      = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.batch_machine_name}:*"
+  batch_machine_arn   = "${format(local.arn_prefix, "states")}:stateMachine:${local.batch_machine_name}"
+  batch_runs_arn      = "${format(local.arn_prefix, "states")}:execution:${local.batch_machine_name}:*"
+  schedule_rule_arn   = "${format(local.arn_prefix, "events")}:rule/${var.name}"
 }
 
 resource "aws_ssm_parameter" "users" {
-  # checkov:skip=CKV2_AWS_34: holds only usernames and metadata documented as not secret; String keeps the list readable in plans
-  for_each = local.users_chunks
+  # checkov:skip=CKV2_AWS_34: holds only a username and metadata documented as not secret; String keeps it readable in plans
+  for_each = local.users
 
-  name        = "${local.users_parameter_path}/${each.key}" # keep under local.users_parameter_arn
-  description = "Users whose access keys ${var.name} rotates, part ${each.key} (managed by Terraform)."
+  name        = "${local.users_parameter_path}/${each.value.id}" # keep under local.users_parameter_arn
+  description = "A user whose access keys ${var.name} rotates (managed by Terraform)."
   type        = "String"
   tier        = "Standard"
-  value       = each.value.json
+  value       = each.value.item
   tags        = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = each.value.bytes <= 4096
-      error_message = "users: part ${each.key} of the list encodes to ${each.value.bytes} bytes, over the 4096 bytes a Standard SSM parameter holds."
-    }
-  }
 }

@@ -4,7 +4,7 @@ output "state_machine_arn" {
 }
 
 output "users_parameter_path" {
-  description = "SSM parameter path under which the users list is stored, as JSON arrays in Standard parameters of at most 4096 bytes (read them with GetParametersByPath)."
+  description = "SSM parameter path under which the users list is stored: one Standard parameter per user, named by a hash of the lowercased username and holding the JSON object {\"username\", \"metadata\"} (read them with GetParametersByPath)."
   value       = local.users_parameter_path
 }
 
@@ -36,4 +36,24 @@ output "failure_alarm_name" {
 output "staleness_alarm_name" {
   description = "CloudWatch alarm that fires when a listed user's active access key is older than twice schedule_duration plus a day (rotation stopped, or keeps failing for that user), or when the twice-daily staleness check did not report for a day. Set at every schedule."
   value       = aws_cloudwatch_metric_alarm.stale.alarm_name
+}
+
+output "function_arns" {
+  description = "ARN of each of the rotator's Lambda functions, by function: list-users, rotate, cleanup, rollback, report."
+  value       = { for function, f in aws_lambda_function.this : function => f.arn }
+}
+
+output "function_role_arns" {
+  description = "ARN of each Lambda function's IAM role, by function (as in function_arns)."
+  value       = { for function in keys(local.functions) : function => aws_iam_role.this[function].arn }
+}
+
+output "function_log_group_names" {
+  description = "Name of each Lambda function's CloudWatch log group, by function (as in function_arns). Every line is a JSON object with execution_arn and username: see the README for a Logs Insights query."
+  value       = { for function, group in aws_cloudwatch_log_group.lambda : function => group.name }
+}
+
+output "state_machine_role_arn" {
+  description = "ARN of the IAM role of the rotation and batch state machines."
+  value       = aws_iam_role.this["state-machine"].arn
 }

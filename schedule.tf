@@ -14,12 +14,23 @@ resource "aws_cloudwatch_event_rule" "schedule" {
   description         = "Starts a rotation of every user of ${var.name}."
   schedule_expression = local.schedule_expression
   tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.schedule_seconds % 60 == 0
+      error_message = "schedule_duration must be whole minutes, at least \"1m\" (an EventBridge rate schedule has minute granularity); got \"${var.schedule_duration}\"."
+    }
+    precondition {
+      condition     = local.cleanup_seconds < local.schedule_seconds
+      error_message = "cleanup_wait_duration (\"${var.cleanup_wait_duration}\") must be shorter than schedule_duration (\"${var.schedule_duration}\"): otherwise the next rotation starts while the previous one still waits. Shorten cleanup_wait_duration or lengthen schedule_duration."
+    }
+  }
 }
 
 resource "aws_cloudwatch_event_target" "schedule" {
   rule     = aws_cloudwatch_event_rule.schedule.name
   arn      = aws_sfn_state_machine.this.arn
-  role_arn = aws_iam_role.schedule.arn
+  role_arn = aws_iam_role.this["schedule"].arn
 
   # The event's time identifies the scheduled run: a retried delivery of the same event finds the
   # users already rotated since then and leaves them alone.
@@ -27,24 +38,4 @@ resource "aws_cloudwatch_event_target" "schedule" {
     input_paths    = { time = "$.time" }
     input_template = "{\"scheduledTime\": <time>}"
   }
-}
-
-resource "aws_iam_role" "schedule" {
-  name               = "${var.name}-schedule"
-  description        = "Lets the ${var.name} schedule start the state machine."
-  assume_role_policy = data.aws_iam_policy_document.assume["events"].json
-  tags               = var.tags
-}
-
-data "aws_iam_policy_document" "schedule" {
-  statement {
-    actions   = ["states:StartExecution"]
-    resources = [aws_sfn_state_machine.this.arn]
-  }
-}
-
-resource "aws_iam_role_policy" "schedule" {
-  name   = "${var.name}-schedule"
-  role   = aws_iam_role.schedule.id
-  policy = data.aws_iam_policy_document.schedule.json
 }

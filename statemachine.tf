@@ -35,7 +35,7 @@ resource "aws_sfn_state_machine" "this" {
   # checkov:skip=CKV_AWS_285: execution data would copy state inputs and outputs into the logs; the module keeps them out
   # checkov:skip=CKV_AWS_284: the execution history records each state's timing and errors; X-Ray would add xray:* on "*" for no more information
   name       = var.name
-  role_arn   = aws_iam_role.state_machine.arn
+  role_arn   = aws_iam_role.this["state-machine"].arn
   definition = local.definitions["rotation"]
   tags       = var.tags
 
@@ -48,23 +48,19 @@ resource "aws_sfn_state_machine" "this" {
 
   lifecycle {
     precondition {
-      condition     = length(distinct(local.user_policy_chunk)) <= 10
-      error_message = "users: naming the ${length(var.users)} users' ARNs takes ${length(distinct(local.user_policy_chunk))} managed policies per function, over the 10 an IAM role holds. Set user_tag_key (for example \"iam-credentials-rotator\") and tag each listed user with it and the value \"${var.name}\"."
-    }
-    precondition {
       condition     = local.run_seconds < local.schedule_seconds
       error_message = "users: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds (hand-offs of max_concurrency = ${var.max_concurrency} users at a time, about ${local.handoff_seconds} seconds each, then cleanup_wait_duration \"${var.cleanup_wait_duration}\" once), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Lengthen schedule_duration, shorten cleanup_wait_duration or raise max_concurrency (at most 40)."
     }
   }
 
-  depends_on = [aws_iam_role_policy.state_machine, aws_sfn_state_machine.batch, aws_ssm_parameter.users]
+  depends_on = [aws_iam_role_policy.this, aws_sfn_state_machine.batch, aws_ssm_parameter.users]
 }
 
 resource "aws_sfn_state_machine" "batch" {
   # checkov:skip=CKV_AWS_285: execution data would copy state inputs and outputs into the logs; the module keeps them out
   # checkov:skip=CKV_AWS_284: the execution history records each state's timing and errors; X-Ray would add xray:* on "*" for no more information
   name       = local.batch_machine_name
-  role_arn   = aws_iam_role.state_machine.arn
+  role_arn   = aws_iam_role.this["state-machine"].arn
   definition = local.definitions["batch"]
   tags       = var.tags
 
@@ -74,5 +70,5 @@ resource "aws_sfn_state_machine" "batch" {
     include_execution_data = false
   }
 
-  depends_on = [aws_iam_role_policy.state_machine]
+  depends_on = [aws_iam_role_policy.this]
 }

@@ -11,7 +11,7 @@ variable "name" {
 }
 
 variable "users" {
-  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string (at most 256 characters) passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it not secret. At most 1000 users; beyond about 270, set `user_tag_key`."
+  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string (at most 256 characters) passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it not secret. At most 1000 users; beyond about 180, set `user_tag_key`."
   type = list(object({
     username = string
     metadata = optional(string)
@@ -66,14 +66,6 @@ variable "schedule_duration" {
     condition     = can(regex("^[1-9][0-9]*[smhd]$", var.schedule_duration))
     error_message = "schedule_duration must be a whole number followed by s, m, h or d, such as \"30m\", \"1h\" or \"7d\"; got \"${var.schedule_duration}\"."
   }
-
-  validation {
-    condition = !can(regex("^[1-9][0-9]*[smhd]$", var.schedule_duration)) || (
-      tonumber(substr(var.schedule_duration, 0, length(var.schedule_duration) - 1)) *
-      lookup({ s = 1, m = 60, h = 3600, d = 86400 }, substr(var.schedule_duration, -1, 1), 0)
-    ) % 60 == 0
-    error_message = "schedule_duration must be whole minutes, at least \"1m\" (an EventBridge rate schedule has minute granularity); got \"${var.schedule_duration}\"."
-  }
 }
 
 variable "cleanup_wait_duration" {
@@ -85,17 +77,6 @@ variable "cleanup_wait_duration" {
   validation {
     condition     = can(regex("^[1-9][0-9]*[smhd]$", var.cleanup_wait_duration))
     error_message = "cleanup_wait_duration must be a whole number followed by s, m, h or d, such as \"90s\", \"5m\" or \"1h\"; got \"${var.cleanup_wait_duration}\"."
-  }
-
-  validation {
-    condition = !can(regex("^[1-9][0-9]*[smhd]$", var.cleanup_wait_duration)) || !can(regex("^[1-9][0-9]*[smhd]$", var.schedule_duration)) || (
-      tonumber(substr(var.cleanup_wait_duration, 0, length(var.cleanup_wait_duration) - 1)) *
-      lookup({ s = 1, m = 60, h = 3600, d = 86400 }, substr(var.cleanup_wait_duration, -1, 1), 0)
-      ) < (
-      tonumber(substr(var.schedule_duration, 0, length(var.schedule_duration) - 1)) *
-      lookup({ s = 1, m = 60, h = 3600, d = 86400 }, substr(var.schedule_duration, -1, 1), 0)
-    )
-    error_message = "cleanup_wait_duration (\"${var.cleanup_wait_duration}\") must be shorter than schedule_duration (\"${var.schedule_duration}\"): otherwise the next rotation starts while the previous one still waits. Shorten cleanup_wait_duration or lengthen schedule_duration."
   }
 }
 
@@ -149,7 +130,8 @@ variable "key_verification_timeout" {
   nullable    = false
 
   validation {
-    condition     = can(regex("^[1-9][0-9]*[sm]$", var.key_verification_timeout)) && try(tonumber(trimsuffix(trimsuffix(var.key_verification_timeout, "s"), "m")) * (endswith(var.key_verification_timeout, "m") ? 60 : 1) <= 600, false)
+    # 1s to 600s, or 1m to 10m.
+    condition     = can(regex("^(([1-9]|[1-9][0-9]|[1-5][0-9][0-9]|600)s|([1-9]|10)m)$", var.key_verification_timeout))
     error_message = "key_verification_timeout must be a whole number of seconds or minutes, from \"1s\" to \"10m\", such as \"60s\"; got \"${var.key_verification_timeout}\"."
   }
 }
@@ -189,12 +171,35 @@ variable "kms_key_arn" {
 }
 
 variable "user_tag_key" {
-  description = "Null: the rotator's IAM permissions name each listed user's ARN, which fits about 270 to 740 users (depending on name length). Set: they cover exactly the users tagged `<user_tag_key> = <name>` (an iam:ResourceTag condition), at any number of users; tag every listed user so, or its rotation fails (UserNotTaggedError) and it keeps its old key."
+  description = "Null: the rotator's IAM permissions name each listed user's ARN, which fits about 180 to 700 users (depending on name length). Set: they cover exactly the users tagged `<user_tag_key> = <name>` (an iam:ResourceTag condition), at any number of users; tag every listed user so, or its rotation fails (UserNotTaggedError) and it keeps its old key."
   type        = string
   default     = null
 
   validation {
     condition     = var.user_tag_key == null || (can(regex("^[A-Za-z0-9 _.:/=+@-]{1,128}$", var.user_tag_key)) && !startswith(lower(coalesce(var.user_tag_key, "-")), "aws:"))
     error_message = "user_tag_key must be an IAM tag key: 1 to 128 letters, digits, spaces or _.:/=+-@, not starting with \"aws:\"; got \"${coalesce(var.user_tag_key, "null")}\"."
+  }
+}
+
+variable "role_path" {
+  description = "IAM path of every role the module creates (its functions', its state machines' and its schedule's), such as \"/service-roles/\"."
+  type        = string
+  default     = "/"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^/([!-~]{0,510}/)?$", var.role_path))
+    error_message = "role_path must be an IAM path: \"/\", or up to 512 printable ASCII characters without spaces that begin and end with \"/\", such as \"/service-roles/\"; got \"${var.role_path}\"."
+  }
+}
+
+variable "role_permissions_boundary_arn" {
+  description = "ARN of a managed policy set as the permissions boundary of every role the module creates. Null: no boundary."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[!-~]+$", var.role_permissions_boundary_arn))
+    error_message = "role_permissions_boundary_arn must be the ARN of an IAM managed policy, such as arn:aws:iam::123456789012:policy/boundary (use aws_iam_policy.<name>.arn, not its name); got \"${coalesce(var.role_permissions_boundary_arn, "null")}\"."
   }
 }

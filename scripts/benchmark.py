@@ -16,9 +16,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.harness.aws import EmulatedAws
-from tests.harness.iam_policy import least_privilege
-from tests.harness.terraform import ROOT, TerraformRoot
+from harness.aws import EmulatedAws
+from harness.iam_policy import least_privilege
+from harness.terraform import ROOT, TerraformRoot
 
 # us-east-1 list prices, as published on the AWS pricing pages (read 2026-11-27).
 PRICES = {

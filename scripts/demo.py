@@ -9,9 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.aws import EmulatedAws, Invocation
-from tests.harness.terraform import TerraformRoot
-from tests.harness.third_party import ThirdParty
+from harness.aws import EmulatedAws, Invocation
+from harness.terraform import TerraformRoot
+from harness.third_party import ThirdParty
 
 EXAMPLE, NAME = "examples/complete", "rotator-complete"
 USERS = ["ci-deployer", "ci-publisher", "reporting"]

@@ -36,6 +36,7 @@ import tempfile
 import zipfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE, PACKAGE_VERSION = "cdktn-provider-aws", "25.8.1"
@@ -73,7 +74,9 @@ def fetch(schema_dir: Path = SCHEMA_DIR) -> Path:
                     wanted = name == "package.json" or (name.startswith("lib/") and name.endswith(".d.ts"))
                     if entry.isfile() and wanted and ".." not in name.split("/"):
                         (staging / name).parent.mkdir(parents=True, exist_ok=True)
-                        (staging / name).write_bytes(tgz.extractfile(entry).read())
+                        content = tgz.extractfile(entry)
+                        assert content is not None  # a regular file
+                        (staging / name).write_bytes(content.read())
         try:
             staging.rename(schema_dir)  # all or nothing
         except OSError:
@@ -105,15 +108,17 @@ def schema(schema_dir: Path, kind: str, type_: str) -> tuple[str, dict] | None:
     expected = "aws" if kind == "provider" else type_
     if not is_aws(type_) or not index.exists() or f'tfResourceType = "{expected}"' not in index.read_text():
         return None
-    found = {}
+    found: dict[str, tuple[str, str]] = {}
     for file in sorted(index.parent.rglob("*.d.ts")):
         found.update((name, (extends, body)) for name, extends, body in INTERFACE.findall(file.read_text()))
-    interfaces = {}
+    interfaces: dict[str, dict[str, tuple[bool, str | None]]] = {}
     for name, (_, body) in found.items():
         interfaces[name] = arguments = {}
         for doc, type_text in PROPERTY.findall(body + "\n"):
             nested = next((word for word in re.findall(r"\w+", type_text) if word in found), None)
-            arguments[TF_NAME.search(doc).group(1)] = ("@deprecated" in doc, nested)
+            link = TF_NAME.search(doc)
+            assert link, f"{index.parent}: an argument without its Terraform name: {doc}"
+            arguments[link.group(1)] = ("@deprecated" in doc, nested)
     roots = [name for name, (extends, _) in found.items() if "MetaArguments" in extends]
     return (roots[0] if roots else "AwsProviderConfig"), interfaces
 
@@ -129,14 +134,18 @@ TOKEN = re.compile(
 
 def tokens(text: str) -> list[tuple[str, str]]:
     """(kind, text) pairs; a string or heredoc is one token holding its raw body, comments vanish."""
-    result, i = [], 0
+    result: list[tuple[str, str]] = []
+    i = 0
     while i < len(text):
         match = TOKEN.match(text, i)
+        assert match is not None and match.lastgroup  # the last alternative matches any character
         kind, i = match.lastgroup, match.end()
         if kind == "heredoc":  # up to the line that holds only its tag
-            end = re.compile(rf"^[ \t]*{match['tag']}[ \t]*$", re.M).search(text, i)
-            result.append(("string", text[i : end.start()]))
-            i = end.end()
+            tag_line = re.compile(rf"^[ \t]*{match['tag']}[ \t]*$", re.M).search(text, i)
+            if tag_line is None:
+                raise IndexError("unclosed heredoc")  # parse() reports the file
+            result.append(("string", text[i : tag_line.start()]))
+            i = tag_line.end()
         elif kind == "string":
             end = skip_string(text, i)
             result.append(("string", text[i : end - 1]))
@@ -162,12 +171,12 @@ def skip_string(text: str, i: int) -> int:
 
 
 OPEN, CLOSE = {("op", c) for c in "([{"}, {("op", c) for c in ")]}"}
-EMPTY = {"args": set(), "blocks": []}
+EMPTY: dict[str, Any] = {"args": set(), "blocks": []}
 
 
 def parse_body(toks: list, i: int = 0) -> tuple[dict, int]:
     """{"args": {name, ...}, "blocks": [(type, labels, body), ...]} of the body starting at toks[i]."""
-    body = {"args": set(), "blocks": []}
+    body: dict[str, Any] = {"args": set(), "blocks": []}
     while i < len(toks) and toks[i] != ("op", "}"):
         if toks[i][0] == "newline":
             i += 1
@@ -200,7 +209,7 @@ def parse(path: Path) -> dict:
 
 def check_body(body: dict, interfaces: dict, interface: str, where: str, top: bool = False):
     """Yields (argument path, problem) for each argument or block that the schema lacks or deprecates."""
-    named = [(name, None) for name in body["args"]]
+    named: list[tuple[str, dict | None]] = [(name, None) for name in body["args"]]
     for type_, labels, nested in body["blocks"]:
         if type_ == "dynamic":  # dynamic "x" { for_each = ...  content { ... } } is block x
             named += [(labels[0], next((b for t, _, b in nested["blocks"] if t == "content"), EMPTY))]

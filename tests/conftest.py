@@ -7,8 +7,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "lambda"))
 
-from tests.harness.aws import EmulatedAws  # noqa: E402
-from tests.harness.third_party import ThirdParty  # noqa: E402
+from harness.aws import EmulatedAws  # noqa: E402
+from harness.third_party import ThirdParty  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ rule is broken."""
 
 import subprocess
 
-from tests.harness.terraform import ROOT
+from harness.terraform import ROOT
 
 
 def run_checkov(*args):

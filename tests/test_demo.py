@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from tests.harness.terraform import ROOT
+from harness.terraform import ROOT
 
 
 def test_demo_rotates_then_rolls_back_a_refused_hand_off():

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.harness.terraform import TerraformRoot
+from harness.terraform import TerraformRoot
 
 USERS = ["homer", "marge", "ned"]
 

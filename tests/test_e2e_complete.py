@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from tests.harness.iam_policy import least_privilege
-from tests.harness.terraform import TerraformRoot
+from harness.iam_policy import least_privilege
+from harness.terraform import TerraformRoot
 
 USERS = ["ci-deployer", "ci-publisher", "reporting"]
 
@@ -28,7 +28,7 @@ def test_scheduled_rotation_with_kms_deactivate_and_metadata(aws, stack, third_p
             encryption[event["username"]] = secrets.describe_secret(SecretId=event["secretName"]).get(
                 "KmsKeyId"
             )
-        return None
+        return
 
     aws.lambda_hook = record_encryption
     waits = len(aws.waits)

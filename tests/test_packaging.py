@@ -5,8 +5,8 @@ import re
 import subprocess
 import sys
 
+from harness.terraform import ROOT, TERRAFORM, terraform_env
 from scripts import build_zips
-from tests.harness.terraform import CLI_CONFIG, ROOT, TERRAFORM, terraform_env
 
 # HashiCorp's published zh: hash of terraform-provider-aws_3.39.0_linux_amd64.zip.
 PROVIDER_SHA256 = "4b75e0a259b56d97e66b7d69f3f25bd4cc7be2440c0fe35529f46de7d40a49d3"
@@ -114,7 +114,7 @@ def test_readme_code_blocks_are_valid_and_formatted():
         )
         assert proc.returncode == 0, (readme, proc.stderr)
         assert proc.stdout == block, f"{readme}: an hcl block is not terraform fmt clean:\n{proc.stdout}"
-    for readme, block in code_blocks("json"):
+    for _readme, block in code_blocks("json"):
         json.loads(block)
     for readme, block in code_blocks("python"):
         mode = black.Mode(line_length=110)
@@ -132,7 +132,7 @@ ROOTS = [
 
 
 def test_module_and_every_example_validate(tmp_path):
-    from tests.harness.terraform import copy_repository
+    from harness.terraform import copy_repository
 
     copy_repository(tmp_path)
     for root in ROOTS:

@@ -1,12 +1,14 @@
 """Plan tests: what `terraform plan` of the module proposes, and the inputs it refuses."""
 
+import hashlib
 import json
 import re
 import string
+from collections import defaultdict
 
 import pytest
 
-from tests.harness.terraform import TerraformRoot
+from harness.terraform import TerraformRoot
 
 HANDLER = "arn:aws:lambda:us-east-1:123456789012:function:handler"
 
@@ -40,14 +42,25 @@ def default_plan(root):
     )
 
 
-def test_users_list_is_stored_compactly_in_a_standard_parameter(default_plan):
-    (parameter,) = resources(default_plan, "aws_ssm_parameter").values()
-    assert parameter["name"] == "/iam-credentials-rotator/users/000"
-    assert parameter["tier"] == "Standard" and parameter["type"] == "String"
-    assert json.loads(parameter["value"]) == [
-        {"username": "homer"},
-        {"username": "marge", "metadata": "ci=circleci"},
-    ]
+def parameter_id(username: str) -> str:
+    """The module names a user's parameter by a hash of its lowercased name (SSM names cannot hold +=,@)."""
+    return hashlib.sha256(username.lower().encode()).hexdigest()[:32]
+
+
+def test_each_user_is_stored_compactly_in_its_own_standard_parameter(default_plan):
+    parameters = resources(default_plan, "aws_ssm_parameter")
+    assert set(parameters) == {
+        'module.rotator.aws_ssm_parameter.users["homer"]',
+        'module.rotator.aws_ssm_parameter.users["marge"]',
+    }
+    homer = parameters['module.rotator.aws_ssm_parameter.users["homer"]']
+    marge = parameters['module.rotator.aws_ssm_parameter.users["marge"]']
+    assert homer["name"] == "/iam-credentials-rotator/users/" + parameter_id("homer")
+    assert marge["name"] == "/iam-credentials-rotator/users/" + parameter_id("MARGE")
+    for parameter in parameters.values():
+        assert parameter["tier"] == "Standard" and parameter["type"] == "String"
+    assert homer["value"] == '{"username":"homer"}'
+    assert json.loads(marge["value"]) == {"username": "marge", "metadata": "ci=circleci"}
     assert default_plan.outputs["users_parameter_path"] == "/iam-credentials-rotator/users"
 
 
@@ -64,7 +77,7 @@ def test_functions_use_the_runtime_variable_and_the_committed_zip(default_plan):
 
 
 def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
-    from tests.harness.terraform import ROOT
+    from harness.terraform import ROOT
 
     functions = {f["function_name"]: f for f in resources(default_plan, "aws_lambda_function").values()}
     planned = {}
@@ -136,17 +149,19 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
     policies = {
         p["name"]: json.loads(p["policy"]) for p in resources(default_plan, "aws_iam_policy").values()
     }
-    assert set(policies) == {f"iam-credentials-rotator-{f}-users-0" for f in USER_ACTIONS}
-    user_arns = [
-        "arn:aws:iam::123456789012:user/homer",
-        "arn:aws:iam::123456789012:user/*/homer",
-        "arn:aws:iam::123456789012:user/marge",
-        "arn:aws:iam::123456789012:user/*/marge",
-    ]
+    homer, marge = policy_index("homer"), policy_index("marge")
+    assert homer != marge  # so this test sees two policies per function
+    assert set(policies) == {
+        f"iam-credentials-rotator-{f}-users-{i}" for f in USER_ACTIONS for i in [homer, marge]
+    }
     for function, actions in USER_ACTIONS.items():
-        (statement,) = policies[f"iam-credentials-rotator-{function}-users-0"]["Statement"]
-        assert sorted(statement["Resource"]) == sorted(user_arns), function
-        assert as_list(statement["Action"]) == actions, function
+        for username, index in [("homer", homer), ("marge", marge)]:
+            (statement,) = policies[f"iam-credentials-rotator-{function}-users-{index}"]["Statement"]
+            assert sorted(statement["Resource"]) == [
+                f"arn:aws:iam::123456789012:user/*/{username}",
+                f"arn:aws:iam::123456789012:user/{username}",
+            ], function
+            assert as_list(statement["Action"]) == actions, function
 
     # (The state machine's and the schedule's policies name ARNs known only after apply.)
     inline = {
@@ -242,12 +257,33 @@ def names(count: int, length: int | None = None) -> list[str]:
     return (list(alphabet) + [a + b for a in alphabet for b in alphabet])[:count]
 
 
+def policy_index(username: str) -> int:
+    """Which of a function's ten managed policies names the user: a hash of its lowercased name."""
+    return int(hashlib.sha256(username.lower().encode()).hexdigest()[:8], 16) % 10
+
+
+def rotate_policy_length(usernames: list[str]) -> int:
+    """The rotate function's managed policy naming these users (the longest of the functions': three actions)."""
+    document = {
+        "Statement": [
+            {
+                "Action": USER_ACTIONS["rotate"],
+                "Effect": "Allow",
+                "Resource": [ACCOUNT_USER + p + u for u in usernames for p in ["", "*/"]],
+                "Sid": "ListedUsersKeys",
+            }
+        ],
+        "Version": "2012-10-17",
+    }
+    return len(json.dumps(document, separators=(",", ":")))
+
+
 def most_users_named_by_arn(length: int | None = None) -> list[dict]:
-    """As many users as ten managed policies of user ARNs hold (iam.tf's budget of 5500 per policy)."""
-    users, chars = [], 0
+    """Users, in names() order, up to the first whose ARNs overflow its managed policy (6,144 characters)."""
+    users, by_policy = [], defaultdict(list)
     for name in names(2000, length):
-        chars += len(ACCOUNT_USER + name) + len(ACCOUNT_USER + "*/" + name) + 6
-        if chars // 5500 > 9:
+        by_policy[policy_index(name)].append(name)
+        if rotate_policy_length(by_policy[policy_index(name)]) > 6144:
             return users
         users.append({"username": name})
     raise AssertionError("unreachable")
@@ -268,11 +304,12 @@ def check_iam_limits(plan) -> dict[str, int]:
 
 
 def stored_users(plan) -> list[dict]:
-    parameters = sorted(resources(plan, "aws_ssm_parameter").values(), key=lambda p: p["name"])
+    """The users the plan stores, in username order (one parameter each)."""
+    parameters = resources(plan, "aws_ssm_parameter").values()
     for parameter in parameters:
         assert len(parameter["value"].encode()) <= 4096, parameter["name"]
         assert parameter["tier"] == "Standard"
-    return [user for p in parameters for user in json.loads(p["value"])]
+    return sorted((json.loads(p["value"]) for p in parameters), key=lambda user: user["username"])
 
 
 # A thousand users at the documented maxima: 64-character names and 256 characters of metadata,
@@ -286,10 +323,10 @@ def thousand_users_plan(root):
     return root.plan({"users": THOUSAND, "user_tag_key": "rotated-by", **AT_SCALE})
 
 
-def test_a_thousand_users_at_maximum_size_fit_standard_parameters_in_order(thousand_users_plan):
-    assert stored_users(thousand_users_plan) == THOUSAND
-    # About 620 bytes per user once escaped: a parameter holds five or six (Standard ones are free).
-    assert len(resources(thousand_users_plan, "aws_ssm_parameter")) < 250
+def test_a_thousand_users_at_maximum_size_fit_standard_parameters(thousand_users_plan):
+    assert stored_users(thousand_users_plan) == sorted(THOUSAND, key=lambda user: user["username"])
+    # One parameter per user (Standard ones are free, 10,000 per account and region).
+    assert len(resources(thousand_users_plan, "aws_ssm_parameter")) == 1000
 
 
 def test_rotate_names_the_tag_a_user_out_of_reach_needs(thousand_users_plan):
@@ -316,7 +353,7 @@ def test_a_thousand_users_are_reached_by_their_tag_within_iam_limits(thousand_us
         (values,) = statement["Condition"]["StringEquals"].values()
         assert statement["Condition"] == {"StringEquals": {"iam:ResourceTag/rotated-by": values}}
         assert as_list(values) == ["iam-credentials-rotator"]
-    everything = json.dumps([p for p in resources(thousand_users_plan, "aws_iam_role_policy").values()])
+    everything = json.dumps(list(resources(thousand_users_plan, "aws_iam_role_policy").values()))
     assert THOUSAND[0]["username"] not in everything
     assert {f for f, sids in inline.items() if "TaggedUsersKeys" in sids} == set(USER_ACTIONS)
 
@@ -325,7 +362,7 @@ def test_a_thousand_users_are_reached_by_their_tag_within_iam_limits(thousand_us
 def test_most_users_named_by_arn_keep_every_policy_within_iam_limits(root, name_length):
     users = most_users_named_by_arn(name_length)
     plan = root.plan({"users": users, **AT_SCALE})
-    assert stored_users(plan) == users
+    assert stored_users(plan) == sorted(users, key=lambda user: user["username"])
     assert max(check_iam_limits(plan).values()) == 10
     managed = resources(plan, "aws_iam_policy")
     covered = {
@@ -342,12 +379,14 @@ def test_most_users_named_by_arn_keep_every_policy_within_iam_limits(root, name_
 @pytest.mark.parametrize("name_length", [None, 64])
 def test_one_user_more_than_arns_fit_is_refused_naming_user_tag_key(root, name_length):
     users = most_users_named_by_arn(name_length)
-    users.append({"username": names(len(users) + 1, name_length)[-1]})
+    one_more = names(len(users) + 1, name_length)[-1]
+    users.append({"username": one_more})
     error = root.plan_error({"users": users, **AT_SCALE})
     assert (
-        f"users: naming the {len(users)} users' ARNs takes 11 managed policies per function, over the 10 an IAM role"
-        " holds. Set user_tag_key" in error
+        f"users: naming the {len(users)} users' ARNs overflows the rotate function's managed policy"
+        f" {policy_index(one_more)} (" in error
     )
+    assert "characters, over the 6,144 IAM allows). Set user_tag_key" in error
 
 
 def test_more_than_a_thousand_users_are_refused(root):
@@ -556,3 +595,150 @@ def test_a_kms_key_encrypts_the_secrets_and_the_handler_may_decrypt(root):
         s for s in inline["iam-credentials-rotator-rotate"]["Statement"] if s["Sid"] == "SecretsKey"
     ]
     assert rotate_kms[0]["Resource"] == key and normalized(rotate_kms[0])["Condition"] == via
+
+
+def test_every_taggable_resource_carries_the_module_tags(root, default_plan):
+    """Taggable: the resource type has a `tags` argument in the provider's schema."""
+    schema = json.loads(root.tf.execute_command("providers", "schema", "-json").out)
+    (provider,) = schema["provider_schemas"].values()
+    taggable = {
+        type_
+        for type_, s in provider["resource_schemas"].items()
+        if "tags" in s["block"].get("attributes", {})
+    }
+    planned = {
+        address: change
+        for address, change in default_plan.resource_changes.items()
+        if change["mode"] == "managed"
+    }
+    tagged = {address for address, change in planned.items() if change["type"] in taggable}
+    # Every kind of resource the module creates that can carry tags, IAM policies included.
+    assert {planned[a]["type"] for a in tagged} == {
+        "aws_cloudwatch_event_rule",
+        "aws_cloudwatch_log_group",
+        "aws_cloudwatch_metric_alarm",
+        "aws_iam_policy",
+        "aws_iam_role",
+        "aws_lambda_function",
+        "aws_sfn_state_machine",
+        "aws_ssm_parameter",
+    }
+    for address in tagged:
+        assert planned[address]["change"]["after"]["tags"] == {"team": "platform"}, address
+
+
+def trust(role) -> dict:
+    (statement,) = json.loads(role["assume_role_policy"])["Statement"]
+    for test in statement.get("Condition", {}).values():
+        for key, value in test.items():
+            test[key] = as_list(value)
+    return statement
+
+
+def test_roles_take_the_path_and_boundary_and_trust_only_this_account_and_rotator(root):
+    boundary = "arn:aws:iam::123456789012:policy/boundary"
+    plan = root.plan({"role_path": "/rotator/", "role_permissions_boundary_arn": boundary})
+    roles = {
+        r["name"].removeprefix("iam-credentials-rotator-"): r
+        for r in resources(plan, "aws_iam_role").values()
+    }
+    assert set(roles) == {
+        "list-users",
+        "rotate",
+        "cleanup",
+        "rollback",
+        "report",
+        "state-machine",
+        "schedule",
+    }
+    for role in roles.values():
+        assert role["path"] == "/rotator/" and role["permissions_boundary"] == boundary, role["name"]
+    account = {"aws:SourceAccount": ["123456789012"]}
+    states = "arn:aws:states:us-east-1:123456789012:stateMachine:iam-credentials-rotator"
+    expected = {
+        "lambda": ({"Service": "lambda.amazonaws.com"}, {"StringEquals": account}),
+        "state-machine": (
+            {"Service": "states.amazonaws.com"},
+            {"StringEquals": account, "ArnLike": {"aws:SourceArn": sorted([states, states + "-batch"])}},
+        ),
+        "schedule": (
+            {"Service": "events.amazonaws.com"},
+            {
+                "StringEquals": account,
+                "ArnLike": {
+                    "aws:SourceArn": ["arn:aws:events:us-east-1:123456789012:rule/iam-credentials-rotator"]
+                },
+            },
+        ),
+    }
+    for name, role in roles.items():
+        principal, condition = expected.get(name, expected["lambda"])
+        statement = trust(role)
+        assert statement["Principal"] == principal and statement["Action"] == "sts:AssumeRole", name
+        assert statement["Condition"] == condition, name
+
+
+@pytest.mark.parametrize(
+    "variables, message",
+    [
+        (
+            {"role_path": "rotator"},
+            'role_path must be an IAM path: "/", or up to 512 printable ASCII characters',
+        ),
+        ({"role_path": "/with space/"}, 'such as "/service-roles/"; got "/with space/"'),
+        (
+            {"role_permissions_boundary_arn": "boundary"},
+            "role_permissions_boundary_arn must be the ARN of an IAM managed policy, such as"
+            ' arn:aws:iam::123456789012:policy/boundary (use aws_iam_policy.<name>.arn, not its name); got "boundary"',
+        ),
+    ],
+)
+def test_bad_role_inputs_are_refused_naming_the_input(root, variables, message):
+    assert message in root.plan_error(variables)
+
+
+def changed(plan) -> dict[str, list[str]]:
+    return {
+        address: change["change"]["actions"]
+        for address, change in plan.resource_changes.items()
+        if change["mode"] == "managed" and change["change"]["actions"] != ["no-op"]
+    }
+
+
+def test_adding_or_removing_one_user_changes_one_parameter_and_one_policy_per_function(aws, tmp_path_factory):
+    """Users are keyed by name: where a user sits in the list does not matter to any other user's resources."""
+    root = TerraformRoot("tests/fixtures/plan", tmp_path_factory.mktemp("one-user"), aws.endpoint)
+    listed = [{"username": name} for name in ["apu", "bart", "carl", "edna", "lisa", "moe", "otto"]]
+    outputs = root.apply({"name": "one-user", "users": listed})
+    functions = ["list-users", "rotate", "cleanup", "rollback", "report"]
+    assert outputs["function_arns"] == {
+        f: f"arn:aws:lambda:us-east-1:123456789012:function:one-user-{f}" for f in functions
+    }
+    assert outputs["function_role_arns"] == {
+        f: f"arn:aws:iam::123456789012:role/one-user-{f}" for f in functions
+    }
+    assert outputs["function_log_group_names"] == {f: f"/aws/lambda/one-user-{f}" for f in functions}
+
+    # In a policy that already names a user, so that no policy is created.
+    added = next(n for n in names(600, 3) if policy_index(n) in {policy_index(u["username"]) for u in listed})
+    policies = {
+        f'module.rotator.aws_iam_policy.users["{f}-users-{policy_index(added)}"]' for f in USER_ACTIONS
+    }
+    plan = root.plan({"name": "one-user", "users": listed[:3] + [{"username": added}] + listed[3:]})
+    assert changed(plan) == {
+        f'module.rotator.aws_ssm_parameter.users["{added}"]': ["create"],
+        **{policy: ["update"] for policy in policies},
+    }
+
+    removed = listed[2]["username"]
+    left = [u for u in listed if u["username"] != removed]
+    policies = {
+        f'module.rotator.aws_iam_policy.users["{f}-users-{policy_index(removed)}"]' for f in USER_ACTIONS
+    }
+    assert policy_index(removed) in {policy_index(u["username"]) for u in left}  # so its policy stays
+    plan = root.plan({"name": "one-user", "users": left})
+    assert changed(plan) == {
+        f'module.rotator.aws_ssm_parameter.users["{removed}"]': ["delete"],
+        **{policy: ["update"] for policy in policies},
+    }
+    root.destroy()

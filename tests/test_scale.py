@@ -24,7 +24,9 @@ def test_a_thousand_users_are_rotated_with_least_privilege_and_bounded_histories
     assert result["history events"] < 2_500
     assert result["state transitions"] <= 5
     assert result["own Lambda invocations"] <= 2.05
-    assert sum(result["API calls"].values()) <= 8.05
+    # 8 per user, and the users list read one user per parameter: 101 pages of 10 for the run, and
+    # per batch its start and its users 10 at a time (10 x 11 calls).
+    assert sum(result["API calls"].values()) <= 8.22
     privilege = result["least privilege"]
     assert privilege["calls checked"] >= 6 * N
     assert privilege["denied"] == [] and privilege["out of scope but allowed"] == []

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from moto.cloudwatch.models import cloudwatch_backends
 
-from tests.harness.alarms import evaluate
-from tests.harness.aws import ACCOUNT_ID, REGION
-from tests.harness.iam_policy import least_privilege
-from tests.harness.terraform import TerraformRoot
+from harness.alarms import evaluate
+from harness.aws import ACCOUNT_ID, REGION
+from harness.iam_policy import least_privilege
+from harness.terraform import TerraformRoot
 
 USERS = ["stale-alice", "stale-bob"]
 DAY = 86400

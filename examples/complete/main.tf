@@ -58,6 +58,7 @@ module "rotator" {
   alarm_sns_topic_arn      = aws_sns_topic.alerts.arn
   log_retention_in_days    = 365
   lambda_runtime           = var.lambda_runtime
+  role_path                = "/rotator/" # every role the module creates
   tags                     = local.tags
 }
 

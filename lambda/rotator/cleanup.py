@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, Tuple
+from typing import Any, Tuple
 
 from botocore.exceptions import ClientError
 
@@ -32,7 +32,7 @@ _log = logger(__name__)
 Outcome = Tuple[str, str, str]
 
 
-def handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     batch, rotation = event["batch"], event["rotation"]
     if batch.get("status") != "HANDED_OFF":
         return batch  # failed as a whole: none of its users was handed off

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
+from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -24,15 +26,64 @@ def client(service: str, config: Config | None = None, **kwargs: Any) -> Any:
     return boto3.client(service, config=_BOTO_CONFIG.merge(config) if config else _BOTO_CONFIG, **kwargs)
 
 
+# What every log line of the current invocation carries: the run (execution ARN) and the user.
+_bound: ContextVar[dict[str, Any]] = ContextVar("log_fields")
+CORRELATION_FIELDS = ("execution_arn", "username")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line, so that CloudWatch Logs Insights reads every field. Lambda's own
+    JSON log format needs logging_config, which hashicorp/aws 3.39 lacks: this is the same shape."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **dict.fromkeys(CORRELATION_FIELDS),
+            **_bound.get({}),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
 def logger(name: str) -> logging.Logger:
     log = logging.getLogger(name)
     log.setLevel(logging.INFO)
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonLines())
+        log.addHandler(handler)
+        # The runtime's root handler would write each line again, in its plain-text format.
+        log.propagate = False
     return log
 
 
+def bind(execution_arn: str | None = None, username: str | None = None, **fields: Any) -> None:
+    """Sets what every later line of this invocation carries, replacing what was bound before (a
+    warm Lambda environment runs the next invocation in the same process)."""
+    _bound.set({"execution_arn": execution_arn, "username": username, **fields})
+
+
+def bind_event(event: Any) -> None:
+    """Binds the run's execution ARN and the user from a state's input, wherever the workflow puts
+    them: a run's own input, a batch's or a user's rotation, a user."""
+    event = event if isinstance(event, dict) else {}
+    rotation = event.get("rotation") if isinstance(event.get("rotation"), dict) else {}
+    bind(
+        execution_arn=rotation.get("executionArn") or event.get("executionArn"),
+        username=event.get("username"),
+    )
+
+
 def log_event(log: logging.Logger, message: str, **fields: Any) -> None:
-    """Logs one JSON line. Callers pass key ids and names only, never secret values."""
-    log.info(json.dumps({"message": message, **fields}, sort_keys=True, default=str))
+    """Logs one JSON line with these fields. Callers pass key ids and names only, never secret values."""
+    log.info(message, extra={"fields": fields})
 
 
 def required_env(name: str) -> str:

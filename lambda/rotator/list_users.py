@@ -1,5 +1,5 @@
-"""ListUsers and LoadUsers states. The users list is stored as JSON arrays in the SSM parameters
-under USERS_PARAMETER_PATH.
+"""ListUsers and LoadUsers states. The users list is stored in the SSM parameters under
+USERS_PARAMETER_PATH, one per user: a JSON object with the username and, when set, its metadata.
 
 ListUsers (the run) selects the users this run rotates and splits them into batches of usernames,
 each naming the parameters that hold its users: the run's state never carries metadata, so it stays
@@ -16,10 +16,17 @@ from rotator.common import UserNotListedError, client, log_event, logger, requir
 _log = logger(__name__)
 
 
+def _users_of(parameter: dict[str, Any]) -> tuple[str, list[dict]]:
+    """A parameter holds one user's JSON object. Before 2.0 one held a JSON array of users: read both,
+    so that a run during the upgrade's apply still finds everyone."""
+    value = json.loads(parameter["Value"])
+    return parameter["Name"], value if isinstance(value, list) else [value]
+
+
 def _read_by_path(ssm: Any, path: str) -> list[tuple[str, list[dict]]]:
     parts = []
     for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
-        parts += [(p["Name"], json.loads(p["Value"])) for p in page["Parameters"]]
+        parts += [_users_of(p) for p in page["Parameters"]]
     return sorted(parts)
 
 
@@ -27,7 +34,7 @@ def _read_names(ssm: Any, names: list[str]) -> list[tuple[str, list[dict]]]:
     parts = []
     for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
         found = ssm.get_parameters(Names=names[start : start + 10])["Parameters"]
-        parts += [(p["Name"], json.loads(p["Value"])) for p in found]
+        parts += [_users_of(p) for p in found]
     return sorted(parts)
 
 

@@ -3,7 +3,7 @@ checked (mypy). Only names, key ids and short reasons: never a secret access key
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:  # annotations stay strings at run time, so older runtimes need not have it
     from typing_extensions import NotRequired
@@ -25,8 +25,8 @@ class User(TypedDict):
 class Batch(TypedDict):
     """Usernames of one child execution, and the users-list parameters that hold them."""
 
-    parameters: List[str]
-    usernames: List[str]
+    parameters: list[str]
+    usernames: list[str]
 
 
 class UserResult(TypedDict):
@@ -45,11 +45,11 @@ class BatchSummary(TypedDict):
     within a budget; omitted counts the reasons left out (they are in the batch's logs)."""
 
     users: int
-    handedOff: List[str]
-    uncertain: List[str]
-    rotated: List[str]
-    skipped: List[str]
-    failed: List[str]
-    details: Dict[str, str]
-    actions: Dict[str, str]
+    handedOff: list[str]
+    uncertain: list[str]
+    rotated: list[str]
+    skipped: list[str]
+    failed: list[str]
+    details: dict[str, str]
+    actions: dict[str, str]
     omitted: int

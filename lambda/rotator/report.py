@@ -5,7 +5,7 @@ user failed. Only the run fails: batches never do because a user did."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List
+from typing import Any, Iterable
 
 from rotator.common import RotationFailedError, capped, log_event, logger, message_of
 from rotator.payloads import BatchSummary, UserResult
@@ -40,7 +40,7 @@ def new_summary(users: int) -> BatchSummary:
 
 
 def _spent(summary: BatchSummary) -> int:
-    return sum(len(k) + len(v) + 8 for part in ("details", "actions") for k, v in summary[part].items())  # type: ignore[literal-required]
+    return sum(len(k) + len(v) + 8 for k, v in (*summary["details"].items(), *summary["actions"].items()))
 
 
 def explain(summary: BatchSummary, username: str, why: str, action: str | None = None) -> None:
@@ -55,7 +55,7 @@ def explain(summary: BatchSummary, username: str, why: str, action: str | None =
         summary["actions"][username] = action
 
 
-def summarize_batch(results: List[UserResult], unlisted: List[str]) -> BatchSummary:
+def summarize_batch(results: list[UserResult], unlisted: list[str]) -> BatchSummary:
     """After the batch's hand-offs: who the clean-up takes over, who was skipped or failed, and why."""
     summary = new_summary(len(results) + len(unlisted))
     for result in results:
@@ -73,10 +73,10 @@ def summarize_batch(results: List[UserResult], unlisted: List[str]) -> BatchSumm
     return summary
 
 
-def _grouped(entries: Iterable[tuple[str, str, str | None]]) -> List[str]:
+def _grouped(entries: Iterable[tuple[str, str, str | None]]) -> list[str]:
     """'u1, u2 (reason)', and what was done about it, per distinct reason, in order of first
     appearance: at scale many users fail for one reason."""
-    groups: Dict[tuple[str, str | None], List[str]] = {}
+    groups: dict[tuple[str, str | None], list[str]] = {}
     for username, why, action in entries:
         groups.setdefault((why, action), []).append(username)
     return [
@@ -85,8 +85,8 @@ def _grouped(entries: Iterable[tuple[str, str, str | None]]) -> List[str]:
     ]
 
 
-def report_run(batches: List[Dict[str, Any]]) -> Dict[str, Any]:
-    summary: Dict[str, Any] = {
+def report_run(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {
         "users": 0,
         "batches": len(batches),
         "rotated": [],
@@ -95,10 +95,13 @@ def report_run(batches: List[Dict[str, Any]]) -> Dict[str, Any]:
         "details": {},
         "omitted": 0,
     }
-    entries: List[tuple[str, str, str | None]] = []
-    whole: List[str] = []  # batches that failed as a whole
+    entries: list[tuple[str, str, str | None]] = []
+    whole: list[str] = []  # batches that failed as a whole
     for index, batch in enumerate(batches):
         status = batch.get("status")
+        if status == "CLEANUP_FAILED" and batch["batch"].get("status") == "FAILED":
+            batch = {**batch["batch"], "status": "FAILED"}  # nothing of it was handed off
+            status = "FAILED"
         if status == "FAILED":
             names = batch["usernames"]
             summary["users"] += len(names)
@@ -107,7 +110,7 @@ def report_run(batches: List[Dict[str, Any]]) -> Dict[str, Any]:
                 f"the {len(names)} users of batch {index + 1} ({reason(batch.get('error'), batch.get('cause'))})"
             )
             continue
-        part = batch["summary"] if status == "CLEANUP_FAILED" else batch
+        part: BatchSummary = batch["batch"]["summary"] if status == "CLEANUP_FAILED" else batch  # type: ignore[assignment]
         if status == "CLEANUP_FAILED":
             # The clean-up of the whole batch failed: its handed-off users keep both keys.
             why = f"{batch.get('error')}: the clean-up failed; the old key and the secret may remain"
@@ -135,7 +138,7 @@ def report_run(batches: List[Dict[str, Any]]) -> Dict[str, Any]:
     return summary
 
 
-def handler(event: Dict[str, Any], context: Any) -> Dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "batches" in event:
         return report_run(event["batches"])
     return dict(summarize_batch(event["results"], event.get("unlisted") or []))

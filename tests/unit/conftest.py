@@ -1,5 +1,4 @@
 import json
-import os
 
 import boto3
 import pytest

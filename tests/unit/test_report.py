@@ -113,8 +113,7 @@ def test_a_batch_whose_clean_up_failed_names_its_handed_off_users(context):
                 "batches": [
                     {
                         "status": "CLEANUP_FAILED",
-                        "batch": {},
-                        "summary": summary,
+                        "batch": {"status": "HANDED_OFF", "summary": summary},
                         "error": "States.TaskFailed",
                     }
                 ]

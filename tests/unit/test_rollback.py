@@ -1,7 +1,5 @@
 from datetime import datetime, timezone
 
-import pytest
-
 from rotator import rollback, rotate
 
 from .conftest import key_ids, rotation

@@ -10,7 +10,7 @@ from typing import Any
 
 import tftest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TERRAFORM = ROOT / ".venv" / "bin" / "terraform"
 CLI_CONFIG = ROOT / ".tools" / "terraformrc"
 # What a root module needs from the repository: the module, its code and the Terraform roots.
@@ -116,7 +116,8 @@ class TerraformRoot:
 
     def outputs(self) -> dict[str, Any]:
         outputs = self.tf.output()
-        return {name: outputs[name] for name in outputs.keys()}
+        # tftest's output mapping has keys() but cannot be iterated itself.
+        return {name: outputs[name] for name in outputs.keys()}  # noqa: SIM118
 
     def state_json(self) -> str:
         return self.tf.execute_command("show", "-json").out

@@ -12,7 +12,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from tests.harness.aws import ACCOUNT_ID, REGION
+from harness.aws import ACCOUNT_ID, REGION, EmulatedAws
 
 # boto3 service name -> IAM action prefix, where they differ.
 _ACTION_PREFIX = {"stepfunctions": "states"}
@@ -101,7 +101,7 @@ class Requests:
         if service == "cloudwatch":
             # PutMetricData has no resource; its namespace is the condition key.
             return [(action, "*", {"cloudwatch:namespace": target["Namespace"]})]
-        raise AssertionError(f"no IAM resource known for {call}: extend tests/harness/iam_policy.py")
+        raise AssertionError(f"no IAM resource known for {call}: extend harness/iam_policy.py")
 
 
 def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:

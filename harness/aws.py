@@ -31,14 +31,14 @@ import requests
 from moto.awslambda.models import LambdaFunction
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-
-from tests.harness.faults import Faults, install_faults
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+
+from harness.faults import Faults, install_faults
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -102,7 +102,7 @@ class EmulatedAws:
     _running: dict[tuple, subprocess.Popen] = field(default_factory=dict)
     # Every secret access key IAM issued, to prove none leaks anywhere.
     issued_secrets: list[str] = field(default_factory=list)
-    faults: "Faults" = field(default_factory=lambda: Faults())
+    faults: Faults = field(default_factory=lambda: Faults())
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tmp: tempfile.TemporaryDirectory | None = None
 
@@ -110,7 +110,7 @@ class EmulatedAws:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "EmulatedAws":
+    def start(self) -> EmulatedAws:
         if not self.port:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from typing import Any, Callable
+from typing import Any
 
 from moto.core.exceptions import ServiceException
 from moto.iam.models import IAMBackend, iam_backends

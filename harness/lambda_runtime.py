@@ -18,7 +18,16 @@ import traceback
 import uuid
 
 # What an API call acts on, for the least-privilege checks.
-_TARGET_PARAMETERS = {"UserName", "SecretId", "Name", "Names", "Path", "executionArn", "FunctionName", "Namespace"}
+_TARGET_PARAMETERS = {
+    "UserName",
+    "SecretId",
+    "Name",
+    "Names",
+    "Path",
+    "executionArn",
+    "FunctionName",
+    "Namespace",
+}
 
 
 class Context:
