@@ -12,7 +12,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from rotator.common import client, error_code, listed_usernames, log_event, logger, now, required_env
+from rotator.common import (
+    bind_event,
+    client,
+    error_code,
+    listed_usernames,
+    log_event,
+    logger,
+    now,
+    required_env,
+)
 
 _log = logger(__name__)
 
@@ -41,6 +50,7 @@ def oldest_active_key(iam: Any, usernames: list[str]) -> tuple[dict | None, list
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bind_event(event)
     usernames = listed_usernames(client("ssm"), required_env("USERS_PARAMETER_PATH"))
     oldest, missing = oldest_active_key(client("iam"), usernames)
     checked_at = now()

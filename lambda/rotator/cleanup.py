@@ -14,6 +14,7 @@ from typing import Any, Tuple
 from botocore.exceptions import ClientError
 
 from rotator.common import (
+    bind_event,
     capped,
     check_user_exists,
     client,
@@ -33,6 +34,7 @@ Outcome = Tuple[str, str, str]
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bind_event(event)
     batch, rotation = event["batch"], event["rotation"]
     if batch.get("status") != "HANDED_OFF":
         return batch  # failed as a whole: none of its users was handed off

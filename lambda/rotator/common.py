@@ -75,9 +75,10 @@ def bind_event(event: Any) -> None:
     them: a run's own input, a batch's or a user's rotation, a user."""
     event = event if isinstance(event, dict) else {}
     rotation = event.get("rotation") if isinstance(event.get("rotation"), dict) else {}
+    user = event.get("user") if isinstance(event.get("user"), dict) else event
     bind(
         execution_arn=rotation.get("executionArn") or event.get("executionArn"),
-        username=event.get("username"),
+        username=user.get("username"),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from rotator.common import capped, client, error_code, log_event, logger, required_env
+from rotator.common import bind_event, capped, client, error_code, log_event, logger, required_env
 
 _log = logger(__name__)
 # One attempt per call: the workflow retries with backoff, and a lost response must not re-deliver
@@ -48,6 +48,7 @@ def handler_event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bind_event(event)
     payload = handler_event(event)
     username = payload["username"]
     lambda_client = client("lambda", config=_INVOKE_CONFIG)

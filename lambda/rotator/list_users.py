@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rotator.common import UserNotListedError, client, log_event, logger, required_env
+from rotator.common import UserNotListedError, bind_event, client, log_event, logger, required_env
 
 _log = logger(__name__)
 
@@ -98,4 +98,5 @@ def load_users(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bind_event(event)
     return load_users(event) if "usernames" in event else list_batches(event)

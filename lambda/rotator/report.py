@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from rotator.common import RotationFailedError, capped, log_event, logger, message_of
+from rotator.common import RotationFailedError, bind_event, capped, log_event, logger, message_of
 from rotator.payloads import BatchSummary, UserResult
 
 _log = logger(__name__)
@@ -139,6 +139,7 @@ def report_run(batches: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bind_event(event)
     if "batches" in event:
         return report_run(event["batches"])
     return dict(summarize_batch(event["results"], event.get("unlisted") or []))

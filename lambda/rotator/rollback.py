@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rotator.common import (
+    bind_event,
     capped,
     client,
     delete_keys,
@@ -24,6 +25,7 @@ _log = logger(__name__)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bind_event(event)
     username, rotation = event["user"]["username"], event["rotation"]
     iam, secrets = client("iam"), client("secretsmanager")
     name = secret_name(username)

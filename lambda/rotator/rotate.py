@@ -28,6 +28,7 @@ from rotator.common import (
     StaleRotationError,
     TwoActiveKeysError,
     UserNotTaggedError,
+    bind_event,
     client,
     delete_keys,
     deleted_on,
@@ -55,6 +56,7 @@ _TWIN_WAIT = timedelta(seconds=20)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bind_event(event)
     user, rotation = event["user"], event["rotation"]
     username = user["username"]
     iam, secrets = client("iam"), client("secretsmanager")
