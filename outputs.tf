@@ -39,7 +39,7 @@ output "staleness_alarm_name" {
 }
 
 output "function_arns" {
-  description = "ARN of each of the rotator's Lambda functions, by function: list-users, rotate, cleanup, rollback, report."
+  description = "ARN of each of the rotator's Lambda functions, by function: list-users, rotate, handoff, cleanup, rollback, report, check."
   value       = { for function, f in aws_lambda_function.this : function => f.arn }
 }
 

@@ -97,6 +97,8 @@ class EmulatedAws:
     retry_sleeps: list[float] = field(default_factory=list)
     # Tests can intercept an invocation: return (result, errored) to replace it, or None.
     lambda_hook: Callable[[str, Any], tuple[Any, bool] | None] | None = None
+    # Tests can change what an invocation returns, after it ran: (function name, event, result) -> result.
+    result_hook: Callable[[str, Any, Any], Any] | None = None
     _server: ThreadedMotoServer | None = None
     _code_dirs: dict[str, str] = field(default_factory=dict)
     _running: dict[tuple, subprocess.Popen] = field(default_factory=dict)
@@ -281,6 +283,7 @@ class EmulatedAws:
         WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
         retrier_decl.time = SimpleNamespace(sleep=emulator.retry_sleeps.append)  # type: ignore[attr-defined]
         _mend_sfn_integration()
+        _terminal_errors_escape_states_all()
         install_faults(emulator)
 
     def crash(self, function_suffix: str, username: str) -> None:
@@ -316,6 +319,8 @@ class EmulatedAws:
             logs = ""
         else:
             result, errored, logs, calls, targets = self._run(function, event)
+            if self.result_hook:
+                result = self.result_hook(function.function_name, event, result)
         with self._lock:
             self.invocations.append(
                 Invocation(
@@ -372,6 +377,32 @@ class EmulatedAws:
         finally:
             os.unlink(result_file)
         return written["result"], proc.returncode != 0, logs, written["api_calls"], written["api_targets"]
+
+
+def _terminal_errors_escape_states_all() -> None:
+    """moto's States.ALL matches every error; AWS's does not match States.DataLimitExceeded nor
+    States.Runtime (terminal errors): they fail the execution whatever the Catch says."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    if getattr(ErrorEqualsDecl, "_mended", False):
+        return
+    terminal = {StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime}
+    evaluate = ErrorEqualsDecl._eval_body
+
+    def eval_body(self, env):  # type: ignore[no-untyped-def]
+        error_name = env.stack[-1]
+        if isinstance(error_name, StatesErrorName) and error_name.typ in terminal:
+            env.stack.pop()
+            env.stack.append(error_name in self.error_names)
+            return
+        evaluate(self, env)
+
+    ErrorEqualsDecl._eval_body = eval_body  # type: ignore[method-assign]
+    ErrorEqualsDecl._mended = True  # type: ignore[attr-defined]
 
 
 def _username_of(event: Any) -> str | None:

@@ -21,6 +21,13 @@ class Throttling(ServiceException):
     message = "Rate exceeded"
 
 
+class ServiceFailure(ServiceException):
+    code = "ServiceFailure"
+    message = "Request processing has failed because of an unknown error, exception or failure."
+    # A 5xx: botocore retries it, and so calls the non-idempotent CreateAccessKey again.
+    status_code = 500
+
+
 class InvalidClientTokenId(ServiceException):
     code = "InvalidClientTokenId"
     message = "The security token included in the request is invalid."
@@ -82,6 +89,8 @@ def install_faults(emulator: Any) -> None:
             raise Throttling()
         key = create_access_key(self, user_name, *args, **kwargs)
         emulator.issued_secrets.append(key.secret_access_key)
+        if faults.take("CreateAccessKeyResponseLost", user_name):
+            raise ServiceFailure()  # IAM created the key; its response is lost
         return key
 
     def patched_list(self: IAMBackend, user_name: str) -> Any:

@@ -313,3 +313,127 @@ def test_a_batch_that_cannot_read_its_users_changes_nothing_and_fails_naming_the
     for user in ["ok-1", "ok-2"]:
         assert aws.access_keys(user) == before[user]
     assert len(third_party.deliveries) == delivered
+
+
+# Issue 15: the holes a hostile review found.
+
+
+def test_a_lost_create_access_key_response_leaves_no_orphan_when_the_retry_is_refused(
+    aws, stack, third_party, clean_slate
+):
+    """IAM created the key, its response was lost (HTTP 500), botocore called CreateAccessKey again and
+    IAM refused (two keys): RollBack finds the key nobody holds, though its id was never stored."""
+    before = give_keys(aws, "ok-1")
+    aws.faults.add("CreateAccessKeyResponseLost", "ok-1")
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+
+    assert execution["status"] == "FAILED"
+    assert "ok-1 (LimitExceededException: " in json.loads(execution["cause"])["errorMessage"]
+    assert aws.access_keys("ok-1") == before
+
+
+def test_a_lost_create_access_key_response_leaves_no_orphan_when_the_retry_succeeds(
+    aws, stack, third_party, clean_slate
+):
+    """With no old key the retried call succeeds: the first key, whose response was lost, is deleted."""
+    give_keys(aws, "ok-2", active=0)
+    aws.faults.add("CreateAccessKeyResponseLost", "ok-2")
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-2"})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert aws.access_keys("ok-2") == {third_party.latest("ok-2")["AccessKeyId"]: "Active"}
+
+
+def test_a_handler_returning_more_than_step_functions_holds_cannot_break_the_run(
+    aws, stack, third_party, clean_slate
+):
+    """The harness enforces AWS's 256 KB and keeps States.DataLimitExceeded out of States.ALL: a handler
+    invoked by the state machine itself would fail the whole batch, every user in it left with two keys."""
+    before = give_keys(aws, "ok-1")
+
+    def return_300_kb(function_name, event, result):
+        return {"echo": "x" * 300_000} if function_name == "faults-handler" else result
+
+    aws.result_hook = return_300_kb
+    try:
+        execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+    finally:
+        aws.result_hook = None
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert_rotated(aws, third_party, "ok-1", before)
+    (handler_result,) = [i.result for i in aws.invocations if i.function_name == "faults-handler"][-1:]
+    assert len(json.dumps(handler_result)) > 256 * 1024
+
+
+def test_a_user_renamed_between_hand_off_and_clean_up_fails_instead_of_passing_for_rotated(
+    aws, stack, third_party, clean_slate
+):
+    (old,) = give_keys(aws, "ok-3")
+    iam = aws.client("iam")
+
+    def rename_after_delivery(function_name, event, result):
+        if function_name == "faults-handler" and event.get("username") == "ok-3":
+            iam.update_user(UserName="ok-3", NewUserName="ok-3-renamed")
+        return result
+
+    aws.result_hook = rename_after_delivery
+    try:
+        execution = run(aws, stack, clean_slate, {"username": "ok-3"})
+    finally:
+        aws.result_hook = None
+        iam.update_user(UserName="ok-3-renamed", NewUserName="ok-3")
+
+    assert execution["status"] == "FAILED"
+    cause = json.loads(execution["cause"])["errorMessage"]
+    new = third_party.latest("ok-3")["AccessKeyId"]
+    assert (
+        f'ok-3 (UserGoneError: The third party has the new key {new}; the old keys ["{old}"] remain' in cause
+    )
+    assert "no longer exists under that name (renamed or deleted during the rotation)" in cause
+    assert aws.access_keys("ok-3") == {old: "Active", new: "Active"}  # nothing silently left behind
+    iam.delete_access_key(UserName="ok-3", AccessKeyId=old)  # as its operator would
+
+
+def test_a_secret_deleted_by_hand_with_a_recovery_window_is_named_with_the_fix(
+    aws, stack, third_party, clean_slate
+):
+    before = give_keys(aws, "ok-1")
+    secrets = aws.client("secretsmanager")
+    secrets.create_secret(Name="faults/ok-1", SecretString="{}")
+    secrets.delete_secret(SecretId="faults/ok-1", RecoveryWindowInDays=7)
+
+    try:
+        execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+    finally:
+        secrets.restore_secret(SecretId="faults/ok-1")
+        secrets.delete_secret(SecretId="faults/ok-1", ForceDeleteWithoutRecovery=True)
+
+    assert execution["status"] == "FAILED"
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert (
+        "ok-1 (SecretPendingDeletionError: The secret faults/ok-1 of user ok-1 was deleted with a recovery window"
+        in cause
+    )
+    assert "aws secretsmanager restore-secret --secret-id 'faults/ok-1'" in cause
+    assert "Rolling back failed too" not in cause
+    assert aws.access_keys("ok-1") == before
+
+
+def test_every_secret_is_tagged_with_its_rotator(aws, stack, third_party, clean_slate):
+    """So that leftovers of an instance renamed or destroyed mid-run can be found."""
+    give_keys(aws, "pathy")
+    tags = {}
+
+    def record_tags(function_name, event):
+        if function_name == "faults-handler":
+            described = aws.client("secretsmanager").describe_secret(SecretId=event["secretName"])
+            tags.update({t["Key"]: t["Value"] for t in described.get("Tags", [])})
+        return None
+
+    aws.lambda_hook = record_tags
+    execution = run(aws, stack, clean_slate, {"username": "pathy"})
+    assert execution["status"] == "SUCCEEDED", execution
+    assert tags == {"iam-credentials-rotator": "faults"}

@@ -645,9 +645,11 @@ def test_roles_take_the_path_and_boundary_and_trust_only_this_account_and_rotato
     assert set(roles) == {
         "list-users",
         "rotate",
+        "handoff",
         "cleanup",
         "rollback",
         "report",
+        "check",
         "state-machine",
         "schedule",
     }
@@ -710,7 +712,7 @@ def test_adding_or_removing_one_user_changes_one_parameter_and_one_policy_per_fu
     root = TerraformRoot("tests/fixtures/plan", tmp_path_factory.mktemp("one-user"), aws.endpoint)
     listed = [{"username": name} for name in ["apu", "bart", "carl", "edna", "lisa", "moe", "otto"]]
     outputs = root.apply({"name": "one-user", "users": listed})
-    functions = ["list-users", "rotate", "cleanup", "rollback", "report"]
+    functions = ["list-users", "rotate", "handoff", "cleanup", "rollback", "report", "check"]
     assert outputs["function_arns"] == {
         f: f"arn:aws:lambda:us-east-1:123456789012:function:one-user-{f}" for f in functions
     }

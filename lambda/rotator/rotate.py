@@ -173,15 +173,16 @@ def _lock(
 
 def _wait_out_deletion(secrets: Any, name: str, username: str, attempt: int) -> None:
     """The last rotation's secret is still being deleted (deletion without recovery takes a few
-    seconds), or someone deleted it by hand with a recovery window: then say so, and the fix."""
+    seconds), or someone deleted it by hand with a recovery window (7 days at least; DescribeSecret's
+    DeletedDate is when it goes): then say so, and the fix."""
     deleted = deleted_on(secrets, name)
-    if deleted is not None and now() - deleted > timedelta(minutes=2):
+    if deleted is not None and deleted > now() + timedelta(days=1):
         raise SecretPendingDeletionError(
-            f"The secret {name} of user {username} was deleted on {deleted.isoformat()} with a recovery "
-            "window, so it cannot be created again until the window ends; nothing was changed. It may hold "
-            f"a rotation's lock: restore it to see (aws secretsmanager restore-secret --secret-id '{name}'), "
-            "or, if no rotation of the user is under way, delete it for good: aws secretsmanager "
-            f"delete-secret --secret-id '{name}' --force-delete-without-recovery"
+            f"The secret {name} of user {username} was deleted with a recovery window and cannot be created "
+            f"again until it goes ({deleted.isoformat()}); nothing was changed. It may hold a rotation's "
+            f"lock: restore it to see (aws secretsmanager restore-secret --secret-id '{name}'), or, if no "
+            f"rotation of the user is under way, delete it for good: aws secretsmanager delete-secret "
+            f"--secret-id '{name}' --force-delete-without-recovery"
         )
     time.sleep(2**attempt)
 
