@@ -31,38 +31,38 @@ def say(message: str = "") -> None:
     print(message, flush=True)
 
 
-def steps(invocation: Invocation, wait_seconds: int) -> list[str]:
-    """What one Lambda invocation did, read from its own log lines."""
+def steps(invocation: Invocation) -> list[tuple[str, str]]:
+    """What one Lambda invocation did, per user, read from its own JSON log lines."""
     if invocation.function_name == f"{NAME}-handler":
+        user = invocation.event.get("username", "")
         if invocation.errored:
-            return [
-                f"hand-off FAILED: {invocation.result.get('errorType')}: {invocation.result.get('errorMessage')}"
-            ]
-        return [
-            "handed off to the third party",
-            f"waiting {wait_seconds} s with both keys valid (skipped by the demo)",
-        ]
+            result = invocation.result
+            return [(user, f"hand-off FAILED: {result.get('errorType')}: {result.get('errorMessage')}")]
+        return [(user, "handed off to the third party")]
     lines = []
     for line in invocation.logs.splitlines():
-        if "{" not in line:
+        if not line.startswith("{"):
             continue
-        record = json.loads(line[line.index("{") :])
-        if record.get("message") in STEPS:
-            lines.append(STEPS[record["message"]].format(**record))
+        record = json.loads(line)
+        if record.get("message") in STEPS and record.get("username"):
+            lines.append((record["username"], STEPS[record["message"]].format(**record)))
     return lines
 
 
 def watch(aws: EmulatedAws, arn: str, wait_seconds: int) -> dict:
     """Prints each user's steps as the functions finish, until the execution ends."""
-    seen = len(aws.invocations)
+    seen, waits = len(aws.invocations), len(aws.waits)
     while True:
         described = aws.client("stepfunctions").describe_execution(executionArn=arn)
         for invocation in aws.invocations[seen:]:
-            user = invocation.event.get("username") if isinstance(invocation.event, dict) else None
-            if LIVE and user:
-                for step in steps(invocation, wait_seconds):
-                    say(f"    {user:<13} {step}")
+            for user, step in steps(invocation) if LIVE else []:
+                say(f"    {user:<13} {step}")
         seen = len(aws.invocations)
+        if LIVE and len(aws.waits) > waits:
+            say(
+                f"    {'(every user)':<13} waiting {wait_seconds} s once, both keys valid (skipped by the demo)"
+            )
+            waits = len(aws.waits)
         if described["status"] != "RUNNING":
             return described
         time.sleep(0.1)
@@ -80,11 +80,7 @@ def summary(aws: EmulatedAws, before: dict, execution: dict, first_invocation: i
     for user in USERS:
         after = aws.access_keys(user)
         active = [k for k, status in after.items() if status == "Active"]
-        mine = [
-            i
-            for i in aws.invocations[first_invocation:]
-            if isinstance(i.event, dict) and i.event.get("username") == user
-        ]
+        mine = [i for i in aws.invocations[first_invocation:] if user in {u for u, _ in steps(i)}]
         took = f"{mine[-1].ended - mine[0].started:.1f} s" if mine else "-"
         rotated = active != [k for k, s in before[user].items() if s == "Active"]
         rows.append(

@@ -260,9 +260,21 @@ def capped(text: str, limit: int = 1000) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def listed_usernames(ssm: Any, path: str) -> list[str]:
-    """Every username in the users list: the JSON arrays in the parameters under `path`."""
-    usernames = []
+def users_of(parameter: dict[str, Any]) -> tuple[str, list[dict]]:
+    """A parameter holds one user's JSON object. Before 2.0 one held a JSON array of users: read both,
+    so that a run during the upgrade's apply still finds everyone."""
+    value = json.loads(parameter["Value"])
+    return parameter["Name"], value if isinstance(value, list) else [value]
+
+
+def read_users_list(ssm: Any, path: str) -> list[tuple[str, list[dict]]]:
+    """The users list: (parameter name, its users) for every parameter under `path`, by name."""
+    parts = []
     for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
-        usernames += [user["username"] for p in page["Parameters"] for user in json.loads(p["Value"])]
-    return usernames
+        parts += [users_of(p) for p in page["Parameters"]]
+    return sorted(parts)
+
+
+def listed_usernames(ssm: Any, path: str) -> list[str]:
+    """Every username in the users list."""
+    return [user["username"] for _, users in read_users_list(ssm, path) for user in users]

@@ -8,33 +8,27 @@ the identity of the rotation (the run's execution), which the per-user lock reco
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from rotator.common import UserNotListedError, bind_event, client, log_event, logger, required_env
+from rotator.common import (
+    UserNotListedError,
+    bind_event,
+    client,
+    log_event,
+    logger,
+    read_users_list,
+    required_env,
+    users_of,
+)
 
 _log = logger(__name__)
-
-
-def _users_of(parameter: dict[str, Any]) -> tuple[str, list[dict]]:
-    """A parameter holds one user's JSON object. Before 2.0 one held a JSON array of users: read both,
-    so that a run during the upgrade's apply still finds everyone."""
-    value = json.loads(parameter["Value"])
-    return parameter["Name"], value if isinstance(value, list) else [value]
-
-
-def _read_by_path(ssm: Any, path: str) -> list[tuple[str, list[dict]]]:
-    parts = []
-    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
-        parts += [_users_of(p) for p in page["Parameters"]]
-    return sorted(parts)
 
 
 def _read_names(ssm: Any, names: list[str]) -> list[tuple[str, list[dict]]]:
     parts = []
     for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
         found = ssm.get_parameters(Names=names[start : start + 10])["Parameters"]
-        parts += [_users_of(p) for p in found]
+        parts += [users_of(p) for p in found]
     return sorted(parts)
 
 
@@ -65,7 +59,7 @@ def list_batches(event: dict[str, Any]) -> dict[str, Any]:
     run_input = event.get("input") or {}
     path = required_env("USERS_PARAMETER_PATH")
     wanted = run_input.get("username")
-    batches = _batches(_read_by_path(client("ssm"), path), wanted, int(required_env("BATCH_SIZE")))
+    batches = _batches(read_users_list(client("ssm"), path), wanted, int(required_env("BATCH_SIZE")))
     if wanted is not None and not batches:
         raise UserNotListedError(
             f"User {wanted!r} is not in the users list of this rotator "

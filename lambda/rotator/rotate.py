@@ -156,14 +156,13 @@ def _lock(
             log_event(_log, "lock taken", username=username, secret_name=name, rotation=rotation["id"])
             return record, True
         except ClientError as error:
-            if error_code(error) == "InvalidRequestException":
-                _wait_out_deletion(secrets, name, username, attempt)
-                continue
-            if error_code(error) != "ResourceExistsException":
+            # AWS refuses a name scheduled for deletion with InvalidRequestException (moto: exists).
+            if error_code(error) not in ("InvalidRequestException", "ResourceExistsException"):
                 raise
         held = read_record(secrets, name)
-        if held is None:
-            continue  # released meanwhile
+        if held is None:  # released meanwhile, or being deleted
+            _wait_out_deletion(secrets, name, username, attempt)
+            continue
         if held["Rotation"]["Id"] == rotation["id"]:
             log_event(_log, "resuming", username=username, rotation=rotation["id"])
             return held, False
@@ -176,7 +175,9 @@ def _wait_out_deletion(secrets: Any, name: str, username: str, attempt: int) -> 
     seconds), or someone deleted it by hand with a recovery window (7 days at least; DescribeSecret's
     DeletedDate is when it goes): then say so, and the fix."""
     deleted = deleted_on(secrets, name)
-    if deleted is not None and deleted > now() + timedelta(days=1):
+    if deleted is None:
+        return
+    if deleted > now() + timedelta(days=1):
         raise SecretPendingDeletionError(
             f"The secret {name} of user {username} was deleted with a recovery window and cannot be created "
             f"again until it goes ({deleted.isoformat()}); nothing was changed. It may hold a rotation's "
