@@ -12,7 +12,7 @@ variable "token_secret_arn" {
 }
 
 variable "url" {
-  description = "HTTPS URL the handler POSTs each new key to, as JSON. Change it only for a self-hosted installation (or a test's fake)."
+  description = "HTTPS URL the handler POSTs each new key to, as JSON (plain http is accepted only to 127.0.0.1 or localhost)."
   type        = string
   nullable    = false
 
