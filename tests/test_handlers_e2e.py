@@ -1,6 +1,6 @@
 """End to end: the root module rotating users whose credentials handler is each ready-made handler
-(modules/handler-*), applied once (tests/fixtures/handlers), against loopback fakes of the vendors'
-APIs. What each fake stores is compared with the user's new secret access key in the emulated IAM;
+(modules/handler-*), against loopback fakes of the vendors' APIs (tests/fixtures/handlers: every
+handler and three rotators, applied once, then re-applied to give the rotators the other three). What each fake stores is compared with the user's new secret access key in the emulated IAM;
 the third party's failures (401, 404, 422, 5xx, no answer) roll the user back to its old key."""
 
 import json
@@ -55,32 +55,52 @@ def fakes():
 @pytest.fixture(scope="module")
 def stack(aws, fakes, tmp_path_factory):
     root = TerraformRoot("tests/fixtures/handlers", tmp_path_factory.mktemp("handlers"), aws.endpoint)
-    outputs = root.apply({"urls": {k: f.url for k, f in fakes.items()}, "tokens": TOKENS, "users": USERS})
-    return root, outputs
+    variables = {"urls": {k: f.url for k, f in fakes.items()}, "tokens": TOKENS, "users": USERS}
+    root.apply({**variables, "assigned": ROUNDS[0]})
+    return root, variables
+
+
+ROUNDS = [
+    {"a": "webhook", "b": "github", "c": "gitlab"},
+    {"a": "circleci", "b": "hcp", "c": "manual"},
+]
 
 
 @pytest.fixture(scope="module")
-def inbox(aws, stack):
-    """An SQS queue subscribed to the manual handler's topic: what its subscribers receive."""
-    sqs = aws.client("sqs")
-    queue = sqs.create_queue(QueueName="manual-hand-offs")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws.client("sns").subscribe(TopicArn=stack[1]["topic_arn"], Protocol="sqs", Endpoint=arn)
-    return queue
-
-
-@pytest.fixture(scope="module")
-def run(aws, stack, inbox):
-    """Every user gets an old key its third party uses; then each rotator runs once, all at once."""
+def run(aws, stack):
+    """Every user gets an old key its third party uses; then, in each round, the rotators get their
+    handlers and run once, all at once. Returns the old keys, each handler's execution, the secret name
+    prefix each handler's users had, and the manual handler's messages as subscribers got them."""
+    root, variables = stack
     iam = aws.client("iam")
     old = {
         user: iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
         for users in USERS.values()
         for user in users
     }
-    arns = {name: aws.start_execution(arn, "{}") for name, arn in stack[1]["state_machine_arns"].items()}
-    executions = {name: aws.wait_execution(arn, timeout=180) for name, arn in arns.items()}
-    return old, executions
+    outputs = root.outputs()
+    inbox = subscribe_queue(aws, outputs["topic_arn"])
+    executions, prefixes = {}, {}
+    for number, assigned in enumerate(ROUNDS):
+        if number:
+            outputs = root.apply({**variables, "assigned": assigned})
+        arns = {
+            handler: aws.start_execution(outputs["state_machine_arns"][slot], "{}")
+            for slot, handler in assigned.items()
+        }
+        executions.update({handler: aws.wait_execution(arn, timeout=180) for handler, arn in arns.items()})
+        prefixes.update({handler: f"rotator-{slot}/" for slot, handler in assigned.items()})
+    messages = aws.client("sqs").receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)
+    return old, executions, prefixes, messages.get("Messages", [])
+
+
+def subscribe_queue(aws, topic_arn):
+    """An SQS queue subscribed to the manual handler's topic: what its subscribers receive."""
+    sqs = aws.client("sqs")
+    queue = sqs.create_queue(QueueName="manual-hand-offs")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return queue
 
 
 def new_key(aws, user, old):
@@ -100,7 +120,7 @@ def failed_users(execution):
 
 
 def test_webhook_posts_a_signed_key_and_a_hanging_endpoint_rolls_back(aws, fakes, run):
-    old, executions = run
+    old, executions, _, _ = run
     key_id, secret = new_key(aws, "wh-ok", old["wh-ok"])
     assert fakes["webhook"].latest("wh-ok") == {
         "username": "wh-ok",
@@ -115,7 +135,7 @@ def test_webhook_posts_a_signed_key_and_a_hanging_endpoint_rolls_back(aws, fakes
 
 
 def test_github_secrets_open_to_the_new_key_and_a_missing_repository_rolls_back(aws, fakes, run):
-    old, executions = run
+    old, executions, _, _ = run
     github = fakes["github"]
     for user, scope in [
         ("gh-ok", "/repos/acme/app/actions"),
@@ -135,7 +155,7 @@ def test_github_secrets_open_to_the_new_key_and_a_missing_repository_rolls_back(
 
 
 def test_gitlab_variables_hold_the_new_key_protected_and_masked_and_401_rolls_back(aws, fakes, run):
-    old, executions = run
+    old, executions, _, _ = run
     key_id, secret = new_key(aws, "gl-ok", old["gl-ok"])
     stored = fakes["gitlab"].variable("projects/acme/app", "AWS_SECRET_ACCESS_KEY")
     assert stored["value"] == secret and stored["masked"] is True and stored["protected"] is True
@@ -146,7 +166,7 @@ def test_gitlab_variables_hold_the_new_key_protected_and_masked_and_401_rolls_ba
 
 
 def test_circleci_context_holds_the_new_key_under_its_names_and_422_rolls_back(aws, fakes, run):
-    old, executions = run
+    old, executions, _, _ = run
     key_id, secret = new_key(aws, "cc-ok", old["cc-ok"])
     assert fakes["circleci"].value(f"context/{CONTEXT}", "DEPLOY_AWS_ACCESS_KEY_ID") == key_id
     assert fakes["circleci"].value(f"context/{CONTEXT}", "DEPLOY_AWS_SECRET_ACCESS_KEY") == secret
@@ -155,7 +175,7 @@ def test_circleci_context_holds_the_new_key_under_its_names_and_422_rolls_back(a
 
 
 def test_hcp_terraform_workspace_holds_sensitive_variables_and_503_rolls_back(aws, fakes, run):
-    old, executions = run
+    old, executions, _, _ = run
     key_id, secret = new_key(aws, "tf-ok", old["tf-ok"])
     assert fakes["hcp"].value("ws-app", "AWS_ID")["value"] == key_id
     stored = fakes["hcp"].value("ws-app", "AWS_KEY")
@@ -165,20 +185,20 @@ def test_hcp_terraform_workspace_holds_sensitive_variables_and_503_rolls_back(aw
     assert aws.access_keys("tf-503") == {old["tf-503"]: "Active"}
 
 
-def test_manual_handler_announces_which_secret_to_read_and_never_the_key(aws, run, inbox):
-    old, executions = run
+def test_manual_handler_announces_which_secret_to_read_and_never_the_key(aws, run):
+    old, executions, prefixes, messages = run
     assert executions["manual"]["status"] == "SUCCEEDED", executions["manual"]
     key_id, secret = new_key(aws, "man-ok", old["man-ok"])
-    (message,) = aws.client("sqs").receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    (message,) = messages
     text = json.loads(message["Body"])["Message"]
     assert "IAM user man-ok has a new access key" in text and "Metadata: vendor=acme" in text
-    assert "aws secretsmanager get-secret-value --secret-id rotator-manual/man-ok" in text
+    assert f"aws secretsmanager get-secret-value --secret-id {prefixes['manual']}man-ok" in text
     assert secret not in text and key_id not in text
 
 
 def test_nothing_secret_reached_histories_logs_or_state_and_secrets_are_gone(aws, stack, run):
     root, _ = stack
-    old, executions = run
+    old, executions, _, _ = run
     histories = "".join(json.dumps(aws.history(e["executionArn"]), default=str) for e in executions.values())
     logs = "\n".join(i.logs for i in aws.invocations)
     state = root.state_json() + json.dumps(root.outputs())
@@ -191,9 +211,9 @@ def test_nothing_secret_reached_histories_logs_or_state_and_secrets_are_gone(aws
     )
 
 
-def test_each_handler_role_may_read_only_its_token_secret(aws, stack):
+def test_each_handler_role_may_read_only_its_token_secret(aws, stack, run):
     iam = aws.client("iam")
-    for name, role in stack[1]["handler_role_names"].items():
+    for name, role in stack[0].outputs()["handler_role_names"].items():
         policy = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
         reads = [s for s in policy["Statement"] if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])]
         if name == "manual":
