@@ -222,3 +222,23 @@ def test_each_handler_role_may_read_only_its_token_secret(aws, stack, run):
         (read,) = reads
         resources = [read["Resource"]] if isinstance(read["Resource"], str) else read["Resource"]
         assert len(resources) == 1 and f"handlers-e2e/{name}-token" in resources[0], (name, resources)
+
+
+def test_bad_handler_inputs_are_refused_at_plan_each_naming_the_input_and_the_fix(aws, tmp_path):
+    root = TerraformRoot("tests/fixtures/handler_inputs", tmp_path, aws.endpoint)
+
+    error = root.plan_error(
+        {
+            "url": "http://hooks.example.com/keys",
+            "token_secret_arn": "ghp_0123456789abcdef",
+            "function": {"timeout": 10, "http_timeout_seconds": 8},
+            "github_runtime": "python3.14",
+        }
+    )
+
+    assert 'url must be an https:// URL such as "https://example.com/credentials"' in error
+    assert 'plain http only to 127.0.0.1 or localhost); got "http://hooks.example.com/keys"' in error
+    assert "token_secret_arn must be the ARN of a Secrets Manager secret" in error
+    assert "never the token itself" in error and "ghp_0123456789abcdef" not in error
+    assert "function.http_timeout_seconds must be at least 1 and at most half of function.timeout" in error
+    assert "function.runtime must be python3.8 to python3.13" in error and 'got "python3.14"' in error

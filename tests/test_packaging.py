@@ -196,6 +196,7 @@ ROOTS = [
     "tests/fixtures/plan",
     "tests/fixtures/faults",
     "tests/fixtures/handlers",
+    "tests/fixtures/handler_inputs",
 ]
 
 
