@@ -239,6 +239,6 @@ def test_bad_handler_inputs_are_refused_at_plan_each_naming_the_input_and_the_fi
     assert 'url must be an https:// URL such as "https://example.com/credentials"' in error
     assert 'plain http only to 127.0.0.1 or localhost); got "http://hooks.example.com/keys"' in error
     assert "token_secret_arn must be the ARN of a Secrets Manager secret" in error
-    assert "never the token itself" in error and "ghp_0123456789abcdef" not in error
+    assert "never the token itself). Got a value that is not such an ARN." in error
     assert "function.http_timeout_seconds must be at least 1 and at most half of function.timeout" in error
     assert "function.runtime must be python3.8 to python3.13" in error and 'got "python3.14"' in error

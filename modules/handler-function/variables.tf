@@ -43,7 +43,7 @@ variable "token_secret_arn" {
 
   validation {
     condition     = var.token_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.token_secret_arn))
-    error_message = "token_secret_arn must be the ARN of a Secrets Manager secret, such as arn:aws:secretsmanager:eu-west-1:123456789012:secret:ci-token-AbCdEf (use aws_secretsmanager_secret.<name>.arn; never the token itself). The value given is not shown, in case it is the token."
+    error_message = "token_secret_arn must be the ARN of a Secrets Manager secret, such as arn:aws:secretsmanager:eu-west-1:123456789012:secret:ci-token-AbCdEf (use aws_secretsmanager_secret.<name>.arn; never the token itself). Got a value that is not such an ARN."
   }
 }
 
