@@ -18,7 +18,9 @@ that it skipped that zip, and checks the others (the tests download them first, 
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 import subprocess
 import sys
 import zipfile
@@ -74,10 +76,15 @@ def build(source: Path, prefix: str) -> bytes:
 
 
 def wheels() -> list[Path]:
-    """The pinned wheels in the cache (PyNaCl's, then cffi's), or [] if any is missing."""
-    found = sorted(WHEELS.glob("PyNaCl-*.whl")) + sorted(WHEELS.glob("cffi-*.whl"))
-    expected = 1 + len(PYTHON_VERSIONS)
-    return found if len(found) == expected else []
+    """The pinned wheels in the cache (PyNaCl's, then cffi's), each matching a pinned hash, or [] if
+    any is missing."""
+    pinned = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", PINS.read_text()))
+    found = [
+        wheel
+        for wheel in sorted(WHEELS.glob("PyNaCl-*.whl")) + sorted(WHEELS.glob("cffi-*.whl"))
+        if hashlib.sha256(wheel.read_bytes()).hexdigest() in pinned
+    ]
+    return found if len(found) == len(pinned) else []
 
 
 def fetch_wheels() -> list[Path]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -172,7 +173,10 @@ class Http:
             raise ThirdPartyError(f"{method} {url} answered HTTP {error.code}: {excerpt}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             reason = getattr(error, "reason", error)
-            if isinstance(reason, TimeoutError) or isinstance(error, TimeoutError):
+            # socket.timeout is not yet TimeoutError on Python 3.8 and 3.9.
+            if isinstance(reason, (TimeoutError, socket.timeout)) or isinstance(
+                error, (TimeoutError, socket.timeout)
+            ):
                 raise ThirdPartyError(f"{method} {url} did not answer within {timeout:.0f} s") from None
             raise ThirdPartyError(f"{method} {url} failed: {self.redact(str(reason))}") from None
         return json.loads(text) if text.strip() else None

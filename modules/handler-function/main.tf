@@ -76,7 +76,8 @@ resource "aws_lambda_function" "this" {
   tags             = var.function.tags
 
   environment {
-    variables = merge(var.environment, { HTTP_TIMEOUT_SECONDS = tostring(var.function.http_timeout_seconds) })
+    # Handlers that call a third party's API (those with a token) read HTTP_TIMEOUT_SECONDS.
+    variables = merge(var.environment, var.token_secret_arn == null ? {} : { HTTP_TIMEOUT_SECONDS = tostring(var.function.http_timeout_seconds) })
   }
 
   tracing_config {
