@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TERRAFORM = ROOT / ".venv" / "bin" / "terraform"
 CLI_CONFIG = ROOT / ".tools" / "terraformrc"
 # What a root module needs from the repository: the module, its code and the Terraform roots.
-_COPIED = ["*.tf", ".terraform.lock.hcl", "statemachine", "dist", "examples", "tests/fixtures"]
+_COPIED = ["*.tf", ".terraform.lock.hcl", "statemachine", "dist", "modules", "examples", "tests/fixtures"]
 _SERVICES = [
     "cloudwatch",
     "cloudwatchevents",

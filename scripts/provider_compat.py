@@ -3,7 +3,7 @@
 
 The module declares `hashicorp/aws >= 3.39`, and the tests can only run it on 3.39.0 (the one provider
 build obtainable here). This check covers the other end of that range without a 6.x provider binary:
-every resource type, data source and provider block in `*.tf` and `examples/*/*.tf`, and every argument
+every resource type, data source and provider block in `*.tf`, `modules/*/*.tf` and `examples/*/*.tf`, and every argument
 and nested block they set (recursively, `dynamic` blocks included), must exist in hashicorp/aws 6.x and
 must not be marked `@deprecated` there.
 
@@ -51,7 +51,9 @@ PREFIX = {
 
 
 def module_files(root: Path = ROOT) -> list[Path]:
-    return sorted(root.glob("*.tf")) + sorted(root.glob("examples/*/*.tf"))
+    return (
+        sorted(root.glob("*.tf")) + sorted(root.glob("modules/*/*.tf")) + sorted(root.glob("examples/*/*.tf"))
+    )
 
 
 # --- the 6.x schema ---------------------------------------------------------------------------------

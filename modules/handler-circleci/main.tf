@@ -1,0 +1,21 @@
+module "function" {
+  source = "../handler-function"
+
+  name             = var.name
+  description      = "Hands each new IAM access key to CircleCI environment variables."
+  handler          = "handoff.circleci.handler"
+  package          = "${path.module}/handler.zip"
+  token_secret_arn = var.token_secret_arn
+  function         = var.function
+  environment = {
+    HANDLER_SETTINGS = jsonencode({
+      api_url         = var.api_url
+      target          = var.target
+      context_id      = var.context_id
+      project_slug    = var.project_slug
+      key_id_name     = var.names.key_id
+      secret_key_name = var.names.secret_key
+    })
+    TOKEN_SECRET_ARN = var.token_secret_arn
+  }
+}
