@@ -24,6 +24,8 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +135,9 @@ def build_handler(name: str, found: list[Path]) -> bytes:
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     stale = []
-    builds = {target: (lambda s=source, p=prefix: build(s, p)) for target, (source, prefix) in ZIPS.items()}
+    builds: dict[Path, Callable[[], bytes]] = {
+        target: partial(build, source, prefix) for target, (source, prefix) in ZIPS.items()
+    }
     found = wheels() if check else fetch_wheels()
     for name, vendors in HANDLERS.items():
         if vendors and not found:
@@ -143,7 +147,7 @@ def main(argv: list[str]) -> int:
                 file=sys.stderr,
             )
             continue
-        builds[handler_zip(name)] = lambda n=name: build_handler(n, found)
+        builds[handler_zip(name)] = partial(build_handler, name, found)
     for target, make in builds.items():
         data = make()
         if check:
