@@ -437,3 +437,32 @@ def test_every_secret_is_tagged_with_its_rotator(aws, stack, third_party, clean_
     execution = run(aws, stack, clean_slate, {"username": "pathy"})
     assert execution["status"] == "SUCCEEDED", execution
     assert tags == {"iam-credentials-rotator": "faults"}
+
+
+def test_a_partly_delivered_key_is_retried_then_both_keys_are_kept_naming_what_is_half_written(
+    aws, stack, third_party, clean_slate
+):
+    """The handler contract's PartiallyDeliveredError (issue 13): the third party may need the new key to
+    complete its pair, so nothing is rolled back."""
+    (old,) = give_keys(aws, "ok-2")
+    attempts = []
+    half = "CI store acme/app: AWS_ACCESS_KEY_ID holds the new key id, AWS_SECRET_ACCESS_KEY was not written"
+
+    def half_written(function_name, event):
+        if function_name == "faults-handler" and event.get("username") == "ok-2":
+            attempts.append(event["username"])
+            return {"errorType": "PartiallyDeliveredError", "errorMessage": half}, True
+        return None
+
+    aws.lambda_hook = half_written
+    sleeps = len(aws.retry_sleeps)
+    execution = run(aws, stack, clean_slate, {"username": "ok-2"})
+
+    assert execution["status"] == "FAILED"
+    assert len(attempts) == 4 and aws.retry_sleeps[sleeps:] == [5, 10, 20]
+    (new,) = set(aws.access_keys("ok-2")) - {old}
+    assert aws.access_keys("ok-2") == {old: "Active", new: "Active"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert f"ok-2 (PartiallyDeliveredError: {half}): the hand-off's outcome is unknown" in cause
+    assert f"both keys were kept: {old} (old) and {new} (new)" in cause
+    aws.client("iam").delete_access_key(UserName="ok-2", AccessKeyId=new)  # as its operator would
