@@ -466,3 +466,43 @@ def test_a_partly_delivered_key_is_retried_then_both_keys_are_kept_naming_what_i
     assert f"ok-2 (PartiallyDeliveredError: {half}): the hand-off's outcome is unknown" in cause
     assert f"both keys were kept: {old} (old) and {new} (new)" in cause
     aws.client("iam").delete_access_key(UserName="ok-2", AccessKeyId=new)  # as its operator would
+
+
+def test_a_user_read_twice_while_its_parameter_moves_is_rotated_once(aws, stack, third_party, clean_slate):
+    """As if `terraform apply` wrote a user's new parameter before deleting the old one mid-run."""
+    before = give_keys(aws, "ok-3")
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name="/faults/users/moved", Type="String", Value=json.dumps({"username": "ok-3"}))
+    try:
+        execution = run(aws, stack, clean_slate, {"username": "ok-3"})
+    finally:
+        ssm.delete_parameter(Name="/faults/users/moved")
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert_rotated(aws, third_party, "ok-3", before)
+    assert [d["username"] for d in third_party.deliveries[-2:]].count("ok-3") == 1
+
+
+def test_a_key_made_by_hand_while_a_dead_attempt_is_resumed_is_never_deleted(
+    aws, stack, third_party, clean_slate
+):
+    """RotateKey dies before CreateAccessKey (here: while marking its lock "creating", after freeing the
+    slot of an inactive key); someone creates a key by hand; the resumed attempt must not take it for the
+    dead attempt's own."""
+    active, inactive = give_keys(aws, "ok-3", active=1, inactive=1)
+    aws.faults.add("CrashRotateBeforePutSecretValue", "ok-3")
+    by_hand = []
+
+    def human_creates_a_key(function_name, event):
+        if function_name == "faults-rotate" and event.get("previousAttemptDied") and not by_hand:
+            by_hand.append(aws.client("iam").create_access_key(UserName="ok-3")["AccessKey"]["AccessKeyId"])
+        return None
+
+    aws.lambda_hook = human_creates_a_key
+    execution = run(aws, stack, clean_slate, {"username": "ok-3"})
+
+    # The slot the new key needed is taken by the human's key: the rotation fails and changes nothing more.
+    assert execution["status"] == "FAILED"
+    assert "ok-3 (LimitExceededException: " in json.loads(execution["cause"])["errorMessage"]
+    assert aws.access_keys("ok-3") == {active: "Active", by_hand[0]: "Active"}
+    aws.client("iam").delete_access_key(UserName="ok-3", AccessKeyId=by_hand[0])

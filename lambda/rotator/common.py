@@ -133,16 +133,22 @@ def deleted_on(secrets: Any, name: str) -> datetime | None:
 
 def keys_created_by(iam: Any, username: str, record: dict) -> list[str]:
     """Keys this rotation created. Once stored, the record names its key. Before that (a crash, or a
-    lost CreateAccessKey response), they are the keys that were not there when the rotation took its
-    lock and were created since an attempt marked the record "creating", just before it called
-    CreateAccessKey. Without that mark no attempt created a key: a new key is someone else's."""
+    lost CreateAccessKey response), they are the keys that were not there when an attempt marked the
+    record "creating", just before it called CreateAccessKey. Without that mark no attempt created a
+    key: a new key is someone else's."""
     if "AccessKeyId" in record:
         return [record["AccessKeyId"]]
     rotation = record["Rotation"]
     creating = rotation.get("Creating")
     if not creating:
         return []
-    since = datetime.fromisoformat(creating["At"]) - CLOCK_SKEW
+    if "KeyIds" in creating:  # the keys there when the attempt called CreateAccessKey
+        return [
+            key["AccessKeyId"]
+            for key in list_keys(iam, username)
+            if key["AccessKeyId"] not in creating["KeyIds"]
+        ]
+    since = datetime.fromisoformat(creating["At"]) - CLOCK_SKEW  # a record written before 2.0
     return [
         key["AccessKeyId"]
         for key in list_keys(iam, username)

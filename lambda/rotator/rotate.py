@@ -76,7 +76,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # With nothing to do between taking the lock and creating the key, the lock is marked "creating"
     # at once: one call less on the common path.
     create_now = all(k["Status"] == "Active" for k in keys)
-    record, fresh = _lock(secrets, name, username, rotation, keys, attempt if create_now else None)
+    creating = {**attempt, "KeyIds": [k["AccessKeyId"] for k in keys]} if create_now else None
+    record, fresh = _lock(secrets, name, username, rotation, keys, creating)
     if not fresh:
         record, keys = _resume(iam, secrets, name, username, record, event.get("previousAttemptDied", False))
     if "AccessKeyId" not in record:
@@ -250,7 +251,9 @@ def _create(
             log_event(_log, "inactive key deleted", username=username, access_key_id=key["AccessKeyId"])
     rotation = record["Rotation"]
     if rotation.get("Creating", {}).get("Id") != attempt["Id"]:
-        rotation["Creating"] = attempt
+        # The keys there now: any other key found later was created by this attempt's call.
+        present = [k["AccessKeyId"] for k in keys if k["Status"] == "Active"]
+        rotation["Creating"] = {**attempt, "KeyIds": present}
         secrets.put_secret_value(SecretId=name, SecretString=json.dumps(record))
     response = iam.create_access_key(UserName=username)
     new_key = response["AccessKey"]
