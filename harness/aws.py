@@ -97,6 +97,11 @@ class EmulatedAws:
     retry_sleeps: list[float] = field(default_factory=list)
     # Tests can intercept an invocation: return (result, errored) to replace it, or None.
     lambda_hook: Callable[[str, Any], tuple[Any, bool] | None] | None = None
+    # Users whose next RotateKey invocation Lambda reports failed (ServiceException) while it goes on
+    # running: Step Functions then retries it beside its live twin.
+    twins: set[str] = field(default_factory=set)
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     # Tests can change what an invocation returns, after it ran: (function name, event, result) -> result.
     result_hook: Callable[[str, Any, Any], Any] | None = None
     _server: ThreadedMotoServer | None = None
@@ -314,6 +319,12 @@ class EmulatedAws:
         hooked = self.lambda_hook(function.function_name, event) if self.lambda_hook else None
         calls: list[str] = []
         targets: list[dict] = []
+        user = _username_of(event)
+        if hooked is None and function.function_name.endswith("-rotate") and user in self.twins:
+            self.twins.discard(user)
+            threading.Thread(target=self._run, args=(function, event), daemon=True).start()
+            self.held.wait(60)
+            hooked = {"errorType": "Lambda.ServiceException", "errorMessage": "Service error."}, True
         if hooked is not None:
             result, errored = hooked
             logs = ""

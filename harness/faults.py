@@ -110,6 +110,10 @@ def install_faults(emulator: Any) -> None:
 
     def patched_put(self: SecretsManagerBackend, secret_id: str, *args: Any, **kwargs: Any) -> Any:
         username = secret_id.rsplit("/", 1)[-1]
+        if faults.take("HoldRotateBeforePutSecretValue", username):
+            # The attempt stays alive between CreateAccessKey and storing its key, until released.
+            emulator.held.set()
+            emulator.release.wait(60)
         if faults.take("CrashRotateBeforePutSecretValue", username):
             emulator.crash("-rotate", username)
             raise Throttling()  # the caller is dead by now; this only ends the request

@@ -506,3 +506,24 @@ def test_a_key_made_by_hand_while_a_dead_attempt_is_resumed_is_never_deleted(
     assert "ok-3 (LimitExceededException: " in json.loads(execution["cause"])["errorMessage"]
     assert aws.access_keys("ok-3") == {active: "Active", by_hand[0]: "Active"}
     aws.client("iam").delete_access_key(UserName="ok-3", AccessKeyId=by_hand[0])
+
+
+def test_a_retry_beside_a_live_twin_hands_off_the_key_the_twin_stored(aws, stack, third_party, clean_slate):
+    """Lambda reports a service error while RotateKey still runs (held between CreateAccessKey and storing
+    its key), and Step Functions retries it: the retry must neither delete the twin's key nor hand off a
+    key that is not the one the secret ends up holding."""
+    (old,) = give_keys(aws, "ok-1")
+    issued = len(aws.issued_secrets)
+    aws.held.clear()
+    aws.release.clear()
+    aws.faults.add("HoldRotateBeforePutSecretValue", "ok-1")
+    aws.twins.add("ok-1")
+    threading.Timer(6, aws.release.set).start()  # the retry is waiting for its twin by then
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert len(aws.issued_secrets) - issued == 1  # the twin's key, the only one created
+    delivered = third_party.latest("ok-1")["AccessKeyId"]
+    assert aws.access_keys("ok-1") == {delivered: "Active"} and delivered != old
+    assert third_party.latest("ok-1")["SecretAccessKey"] == aws.issued_secrets[-1]
