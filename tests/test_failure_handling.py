@@ -496,7 +496,7 @@ def test_a_key_made_by_hand_while_a_dead_attempt_is_resumed_is_never_deleted(
     def human_creates_a_key(function_name, event):
         if function_name == "faults-rotate" and event.get("previousAttemptDied") and not by_hand:
             by_hand.append(aws.client("iam").create_access_key(UserName="ok-3")["AccessKey"]["AccessKeyId"])
-        return None
+        return
 
     aws.lambda_hook = human_creates_a_key
     execution = run(aws, stack, clean_slate, {"username": "ok-3"})
