@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from harness.aws import EmulatedAws, Invocation
+from harness.fakes.webhook import FakeWebhook
 from harness.terraform import TerraformRoot
 from harness.third_party import ThirdParty
 
@@ -109,6 +110,38 @@ def rotate(aws: EmulatedAws, title: str) -> dict:
     return execution
 
 
+def ready_made(aws: EmulatedAws) -> None:
+    """A ready-made handler at work: examples/handler-webhook POSTs each key, HMAC-signed, to an endpoint
+    (here a loopback fake that checks the signature); no Python of the user's own."""
+    webhook = FakeWebhook(token="demo-hmac-key", auth="hmac-sha256")
+    try:
+        with tempfile.TemporaryDirectory(prefix="rotator-demo-webhook-") as workdir:
+            say("5/5 a ready-made handler: examples/handler-webhook, no Python of yours...")
+            token = aws.client("secretsmanager").create_secret(
+                Name="rotator-webhook/hmac-key", SecretString=webhook.token
+            )["ARN"]
+            iam = aws.client("iam")
+            iam.create_user(UserName="ci-deployer")
+            old = iam.create_access_key(UserName="ci-deployer")["AccessKey"]["AccessKeyId"]
+            root = TerraformRoot("examples/handler-webhook", Path(workdir), aws.endpoint)
+            root.apply({"lambda_runtime": "python3.8", "token_secret_arn": token, "url": webhook.url})
+            (arn,) = aws.fire_schedule("rotator-webhook")
+            execution = watch(aws, arn, 300)
+            received = webhook.latest("ci-deployer") or {}
+            say(
+                f"    run {execution['status']}: the endpoint received key {received.get('AccessKeyId')} for "
+                f"ci-deployer, signed with the HMAC key from Secrets Manager; old key {old} deleted: "
+                f"{old not in aws.access_keys('ci-deployer')}"
+            )
+            root.destroy()
+            aws.client("secretsmanager").delete_secret(SecretId=token, ForceDeleteWithoutRecovery=True)
+            for key in aws.access_keys("ci-deployer"):
+                iam.delete_access_key(UserName="ci-deployer", AccessKeyId=key)
+            iam.delete_user(UserName="ci-deployer")
+    finally:
+        webhook.stop()
+
+
 def main() -> int:
     started = time.monotonic()
     aws = EmulatedAws().start()
@@ -116,7 +149,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="rotator-demo-") as workdir:
             say(
-                f"1/4 terraform apply of {EXAMPLE} on an emulated AWS (Terraform 1.15.5, hashicorp/aws 3.39.0)..."
+                f"1/5 terraform apply of {EXAMPLE} on an emulated AWS (Terraform 1.15.5, hashicorp/aws 3.39.0)..."
             )
             root = TerraformRoot(EXAMPLE, Path(workdir), aws.endpoint)
             outputs = root.apply({"lambda_runtime": "python3.8", "third_party_url": third_party.url})
@@ -127,7 +160,7 @@ def main() -> int:
             for user in USERS:  # the keys the third party holds today
                 aws.client("iam").create_access_key(UserName=user)
 
-            rotate(aws, "2/4 the schedule fires (rate(12 hours)): every user is rotated")
+            rotate(aws, "2/5 the schedule fires (rate(12 hours)): every user is rotated")
             history = json.dumps(
                 aws.history(
                     aws.client("stepfunctions").list_executions(stateMachineArn=outputs["state_machine_arn"])[
@@ -143,9 +176,10 @@ def main() -> int:
             )
 
             third_party.fail_for.add("ci-publisher")
-            rotate(aws, "3/4 next period, the third party refuses ci-publisher's new key")
-            say("4/4 terraform destroy...")
+            rotate(aws, "3/5 next period, the third party refuses ci-publisher's new key")
+            say("4/5 terraform destroy...")
             root.destroy()
+        ready_made(aws)
     finally:
         third_party.stop()
         aws.stop()
