@@ -164,6 +164,7 @@ def test_the_check_and_its_alarm_are_deployed_as_planned(aws, stack):
     document = aws.client("iam").get_role_policy(
         RoleName="staleness-state-machine", PolicyName="staleness-state-machine"
     )
-    invoke = [s for s in document["PolicyDocument"]["Statement"] if s["Sid"] == "InvokeRotatorAndHandler"]
+    # (The handler is invoked by the HandOff function, not by the state machine.)
+    invoke = [s for s in document["PolicyDocument"]["Statement"] if s["Sid"] == "InvokeRotatorFunctions"]
     (invoke,) = invoke
     assert check_arn not in invoke["Resource"] and len(invoke["Resource"]) == 6
