@@ -79,7 +79,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     creating = {**attempt, "KeyIds": [k["AccessKeyId"] for k in keys]} if create_now else None
     record, fresh = _lock(secrets, name, username, rotation, keys, creating)
     if not fresh:
-        record, keys = _resume(iam, secrets, name, username, record, event.get("previousAttemptDied", False))
+        previous_died = event.get("previousAttemptDied", False)
+        record, keys = _resume(iam, secrets, name, username, record, attempt, previous_died)
     if "AccessKeyId" not in record:
         _create(iam, secrets, name, username, record, keys, attempt)
     _verify(username, record["AccessKeyId"], record["SecretAccessKey"])
@@ -210,13 +211,16 @@ def _refuse(username: str, name: str, held: dict) -> None:
 
 
 def _resume(
-    iam: Any, secrets: Any, name: str, username: str, record: dict, previous_died: bool
+    iam: Any, secrets: Any, name: str, username: str, record: dict, attempt: dict, previous_died: bool
 ) -> tuple[dict, list[dict]]:
     """An earlier attempt of this rotation took the lock. If it stored its key, carry on with it.
     If it marked the record "creating" without storing a key, nobody holds what it created: delete
     it, once that attempt is provably dead (Lambda said it died, or its deadline passed); while it
     may still be running, give it time to store its key."""
     creating = record["Rotation"].get("Creating")
+    if creating and creating["Id"] == attempt["Id"]:
+        # This very attempt's lock, whose CreateSecret response was lost and retried: nothing created yet.
+        creating = None
     if "AccessKeyId" not in record and creating:
         deadline = datetime.fromisoformat(creating["Deadline"]) + CLOCK_SKEW
         waited_until = now() + _TWIN_WAIT

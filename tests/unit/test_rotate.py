@@ -276,3 +276,16 @@ def test_an_unstored_key_of_an_attempt_that_may_still_run_is_not_deleted(iam, se
     with pytest.raises(common.AttemptInProgressError, match="may still be creating its key"):
         rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
     assert key_ids(iam, "homer") == {its_key: "Active"}
+
+
+def test_its_own_lock_whose_create_response_was_lost_is_not_taken_for_a_twin(
+    iam, secrets, context, monkeypatch
+):
+    """CreateSecret succeeded, its response was lost, botocore retried: the lock is this attempt's own."""
+    iam.create_user(UserName="homer")
+    deadline = (datetime.now(timezone.utc) + timedelta(minutes=3)).isoformat()
+    mine = {"Id": context.aws_request_id, "At": datetime.now(timezone.utc).isoformat(), "Deadline": deadline}
+    rotate._lock(secrets, "rotator/homer", "homer", rotation(), [], {**mine, "KeyIds": []})
+    monkeypatch.setattr(rotate, "_TWIN_WAIT", timedelta(seconds=0))
+    result = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
+    assert list(key_ids(iam, "homer")) == [result["newAccessKeyId"]]
