@@ -1,4 +1,5 @@
 import json
+import uuid
 
 import boto3
 import pytest
@@ -38,8 +39,12 @@ def ssm(aws_env):
 
 
 class Context:
+    """A Lambda invocation's context: each has its own request id."""
+
     function_name = "unit-test"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def __init__(self):
+        self.aws_request_id = str(uuid.uuid4())
 
     def get_remaining_time_in_millis(self):
         return 30_000

@@ -15,7 +15,7 @@ from rotator.common import (
     UserNotTaggedError,
 )
 
-from .conftest import all_text, key_ids, rotation
+from .conftest import Context, all_text, key_ids, rotation
 
 
 def secret(secrets, name):
@@ -99,8 +99,8 @@ def test_crash_before_the_key_is_stored_is_resumed_without_an_orphan(iam, secret
     assert len(key_ids(iam, "homer")) == 2  # the old key and an unstored one
 
     monkeypatch.setattr(rotate, "client", real_client)
-    result = rotate.handler(
-        {"user": {"username": "homer"}, "rotation": rotation(), "previousAttemptDied": True}, context
+    result = rotate.handler(  # a new invocation (Lambda said the last one died)
+        {"user": {"username": "homer"}, "rotation": rotation(), "previousAttemptDied": True}, Context()
     )
     assert key_ids(iam, "homer") == {old: "Active", result["newAccessKeyId"]: "Active"}
     assert secret(secrets, "rotator/homer")["AccessKeyId"] == result["newAccessKeyId"]
