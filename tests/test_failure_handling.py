@@ -431,7 +431,7 @@ def test_every_secret_is_tagged_with_its_rotator(aws, stack, third_party, clean_
         if function_name == "faults-handler":
             described = aws.client("secretsmanager").describe_secret(SecretId=event["secretName"])
             tags.update({t["Key"]: t["Value"] for t in described.get("Tags", [])})
-        return None
+        return
 
     aws.lambda_hook = record_tags
     execution = run(aws, stack, clean_slate, {"username": "pathy"})

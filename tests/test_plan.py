@@ -90,7 +90,15 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
         "list-users": {"USERS_PARAMETER_PATH", "BATCH_SIZE"},
         "rotate": {"SECRET_NAME_PREFIX", "KEY_VERIFICATION_TIMEOUT_SECONDS", "ROTATOR_NAME"},
         "handoff": {"CREDENTIALS_HANDLER_ARN"},
-        "cleanup": {"OLD_KEY_ACTION", "SECRET_NAME_PREFIX", "MAX_CONCURRENCY"},
+        "cleanup": {
+            "OLD_KEY_ACTION",
+            "SECRET_NAME_PREFIX",
+            "MAX_CONCURRENCY",
+            "USAGE_CHECK",
+            "USAGE_MARGIN_SECONDS",
+            "USAGE_MAX_ROUNDS",
+            "KEY_VERIFICATION_TIMEOUT_SECONDS",
+        },
         "rollback": {"SECRET_NAME_PREFIX"},
         "report": set(),
         "check": {"USERS_PARAMETER_PATH", "METRIC_NAMESPACE", "ROTATOR_NAME"},
@@ -114,7 +122,12 @@ def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(defa
 
 USER_ACTIONS = {
     "rotate": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"],
-    "cleanup": ["iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:UpdateAccessKey"],
+    "cleanup": [
+        "iam:DeleteAccessKey",
+        "iam:GetAccessKeyLastUsed",
+        "iam:ListAccessKeys",
+        "iam:UpdateAccessKey",
+    ],
     "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys"],
     "check": ["iam:ListAccessKeys"],
 }
