@@ -38,11 +38,13 @@ PRICE_NOTE = (
 SAFETY_COST = (
     "What the safety features cost, per rotated user on the happy path: 2 API calls above the floor of 6, "
     "STS GetCallerIdentity (verifying AWS accepts the new key before the hand-off; free) and "
-    "PutSecretValue (the secret is created first, as the user's lock, then filled). Nothing else: the "
+    "PutSecretValue (the secret is created first, as the user's lock, then filled); and the usage check "
+    "(issue 12), 2 IAM GetAccessKeyLastUsed calls (free), plus 3 transitions per run (its start, count "
+    "and choice). Nothing else: the "
     "lock, resumption, rollback and report add no per-user state, invocation or call. Shared by the "
     "users of a run: its ListUsers, Map and Report (3 transitions, 2 invocations, 1 API call); and per "
     "batch of 100 users, its start, LoadUsers, Map and Report (4 transitions, 2 invocations, 2 API "
-    "calls). That is what the run's split into batches costs, and why the counts are 4, 2 and 8 plus a "
+    "calls). That is what the run's split into batches costs, and why the counts are 4, 2 and 10 plus a "
     "share that falls with N."
 )
 LAMBDA_SECONDS, LAMBDA_GB, SECRET_MONTHS = 0.3, 0.125, 5 / (60 * 24 * 30)

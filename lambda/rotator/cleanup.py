@@ -31,6 +31,7 @@ from rotator.common import (
     delete_keys,
     delete_secret,
     error_code,
+    list_keys,
     log_event,
     logger,
     now,
@@ -70,21 +71,30 @@ class UsageCheck:
             since=datetime.fromisoformat(checked_at) if checked_at and round_ > 0 else None,
         )
 
-    def usage(self, iam: Any, record: dict, old_keys: list[str]) -> tuple[bool, bool]:
+    def usage(self, iam: Any, username: str, record: dict, old_keys: list[str]) -> tuple[bool, bool]:
         """(an old key was used since the hand-off or the previous check, the new key was used
         since the hand-off), erring towards "used": a key deemed used is never deleted."""
         created = datetime.fromisoformat(record["CreateDate"])
         # The new key's creation precedes its hand-off: a use of the old key in between counts as a
         # use after the hand-off, so a busy third party costs one more round, never its key.
         old_since = _minute((self.since or created) - self.margin)
-        old_used = any(
-            (used := _last_used(iam, key_id)) is not None and _minute(used) >= old_since
-            for key_id in old_keys
-        )
-        # The rotator's own use of the new key is at most `verification` after its creation.
-        new_after = _minute(created + self.verification + self.margin)
+        recent = {}
+        for key_id in old_keys:
+            used = _last_used(iam, key_id)
+            if used is not None and _minute(used) >= old_since:
+                recent[key_id] = used
+        if recent:
+            # Rotated again soon after its previous rotation, the old key's last use may be that
+            # rotation's own check of it: only then is its creation date worth a call.
+            born = {k["AccessKeyId"]: k["CreateDate"] for k in list_keys(iam, username)}
+            recent = {k: used for k, used in recent.items() if k not in born or not self._own(born[k], used)}
         new_last = _last_used(iam, record["AccessKeyId"])
-        return old_used, new_last is not None and _minute(new_last) > new_after
+        return bool(recent), new_last is not None and not self._own(created, new_last)
+
+    def _own(self, created: datetime, used: datetime) -> bool:
+        """Whether a key's last use may be the rotator's own check that AWS accepts it, which
+        follows the key's creation by at most `verification`."""
+        return _minute(used) <= _minute(created + self.verification + self.margin)
 
 
 def _minute(moment: datetime) -> datetime:
@@ -169,7 +179,7 @@ def _clean_up(
     new_key = record["AccessKeyId"]
     old_keys = [k for k in record["Rotation"]["ActiveKeyIdsBefore"] if k != new_key]
     # Without the check, nothing is known of either key's use: as if neither were used.
-    old_used, new_used = check.usage(iam, record, old_keys) if check.enabled else (False, False)
+    old_used, new_used = check.usage(iam, username, record, old_keys) if check.enabled else (False, False)
     log_event(
         _log,
         "usage checked",

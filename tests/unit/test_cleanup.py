@@ -3,6 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
+from moto.iam.models import iam_backends
 
 from rotator import cleanup, report
 
@@ -10,9 +12,8 @@ from .conftest import REGION, key_ids, rotation
 
 
 def lock(secrets, username, new, old, run="run-1", created=None):
-    """The rotation record RotateKey leaves; by default its key was created (and handed off) ten
-    minutes ago, so that a use now is one after the hand-off."""
-    created = created or datetime.now(timezone.utc) - timedelta(minutes=10)
+    """The rotation record RotateKey leaves, with its key's creation date."""
+    created = created or datetime.now(timezone.utc)
     record = {
         "AccessKeyId": new,
         "CreateDate": created.isoformat(),
@@ -98,23 +99,25 @@ def test_a_batch_that_failed_as_a_whole_passes_through(context):
 
 
 def keys_of(iam, secrets, username):
-    """A user with an old and a new key, the new one handed off ten minutes ago: (old, new) as
-    created access keys (with their secrets, so that the test can use them)."""
+    """A user with an old and a new key, just created and handed off: (old, new) as created access
+    keys (with their secrets, so that the test can use them)."""
     iam.create_user(UserName=username)
     old = iam.create_access_key(UserName=username)["AccessKey"]
     new = iam.create_access_key(UserName=username)["AccessKey"]
-    lock(secrets, username, new["AccessKeyId"], [old["AccessKeyId"]])
+    lock(secrets, username, new["AccessKeyId"], [old["AccessKeyId"]], created=new["CreateDate"])
     return old, new
 
 
-def use(key):
-    """The third party calls AWS with the key: IAM records the key's last use."""
+def use(key, later=timedelta(minutes=10)):
+    """The third party calls AWS with the key, `later` than now: IAM records the key's last use
+    (moto dates it now; the test moves the date, as if it had waited)."""
     boto3.client(
         "sts",
         region_name=REGION,
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
     ).get_caller_identity()
+    iam_backends[ACCOUNT_ID]["global"].access_keys[key["AccessKeyId"]].last_used._timestamp += later
 
 
 def clean_up(context, users=(), uncertain=(), check_round=0, batch_in=None):
@@ -148,13 +151,19 @@ def test_neither_key_in_use_retires_the_old_key_unconfirmed(iam, secrets, contex
 
 
 def test_the_rotators_own_use_of_the_new_key_right_after_creating_it_proves_nothing(iam, secrets, context):
-    iam.create_user(UserName="homer")
-    iam.create_access_key(UserName="homer")
-    new = iam.create_access_key(UserName="homer")["AccessKey"]
-    old_id = next(k for k in key_ids(iam, "homer") if k != new["AccessKeyId"])
-    use(new)  # RotateKey's check that AWS accepts the key, seconds after creating it
-    lock(secrets, "homer", new["AccessKeyId"], [old_id], created=datetime.now(timezone.utc))
+    old, new = keys_of(iam, secrets, "homer")
+    use(new, later=timedelta(seconds=3))  # RotateKey's check that AWS accepts the key
     assert clean_up(context, ["homer"])["unconfirmed"] == ["homer"]
+
+
+def test_the_old_keys_last_use_by_its_own_rotation_is_not_the_third_partys(iam, secrets, context):
+    """Rotated again minutes after its previous rotation, the old key was last used by that
+    rotation's check of it: the old key is retired, not waited for."""
+    old, new = keys_of(iam, secrets, "homer")
+    use(old, later=timedelta(seconds=3))
+    result = clean_up(context, ["homer"])
+    assert result["rotated"] == ["homer"] and result["unconfirmed"] == ["homer"]
+    assert key_ids(iam, "homer") == {new["AccessKeyId"]: "Active"}
 
 
 def test_an_old_key_still_in_use_keeps_the_user_pending_with_both_keys(iam, secrets, context, rounds):
@@ -174,8 +183,8 @@ def test_a_recheck_compares_with_the_previous_check(iam, secrets, context, round
     use(old)
     use(new)
     pending = clean_up(context, ["homer"])
-    # The previous check was ten minutes later than the old key's last use.
-    pending["checkedAt"] = (datetime.now(timezone.utc) + timedelta(minutes=10)).isoformat()
+    # The previous check came ten minutes after the old key's last use.
+    pending["checkedAt"] = (datetime.now(timezone.utc) + timedelta(minutes=20)).isoformat()
     result = clean_up(context, check_round=1, batch_in=pending)
     assert result["rotated"] == ["homer"] and result["unconfirmed"] == []
     assert key_ids(iam, "homer") == {new["AccessKeyId"]: "Active"}
