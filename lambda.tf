@@ -51,11 +51,16 @@ locals {
     }
     cleanup = {
       handler     = "rotator.cleanup.handler"
-      description = "After the run's wait, deletes or deactivates each handed-off user's superseded access key, and deletes its secret."
+      description = "After the run's wait, checks which key each handed-off user's third party uses, deletes or deactivates the superseded access key, and deletes the secret."
       # A batch of 100 users, max_concurrency at a time, with IAM's throttling retried.
-      timeout            = 600
-      environment        = { OLD_KEY_ACTION = var.old_key_action, SECRET_NAME_PREFIX = local.secret_name_prefix, MAX_CONCURRENCY = tostring(var.max_concurrency) }
-      iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey"]
+      timeout = 600
+      environment = {
+        OLD_KEY_ACTION   = var.old_key_action, SECRET_NAME_PREFIX = local.secret_name_prefix, MAX_CONCURRENCY = tostring(var.max_concurrency)
+        USAGE_CHECK      = var.usage_check.enabled ? "on" : "off", USAGE_MARGIN_SECONDS = tostring(local.usage_seconds.margin)
+        USAGE_MAX_ROUNDS = tostring(local.usage_rounds), KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds)
+      }
+      # GetAccessKeyLastUsed names only the key; IAM authorizes it on the key's user.
+      iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"]
       secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
       kms_actions        = ["kms:Decrypt"]
       ssm_actions        = []

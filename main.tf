@@ -47,8 +47,20 @@ locals {
   # 15 minutes, RollBack's retries), then the wait and each batch's clean-up at its slowest.
   wave_timeout_seconds  = 3 * local.rotate_timeout + 900 + 600
   batch_timeout_seconds = ceil(local.batch_size / var.max_concurrency) * local.wave_timeout_seconds
-  run_timeout_seconds   = local.batch_count * (local.batch_timeout_seconds + 6 * 600) + local.cleanup_seconds + 600
+  run_timeout_seconds   = local.batch_count * (local.batch_timeout_seconds + 6 * 600) + local.cleanup_seconds + 600 + local.usage_timeout_seconds
   rotate_timeout        = 120 + local.verify_seconds
+
+  # The usage check's bound, as whole rounds: after the first check, one more per interval waited.
+  # With max_wait null, as many as fit before the next run (and within an hour).
+  usage_seconds = {
+    for input, value in var.usage_check : input => try(tonumber(regex("^([0-9]+)[smhd]$", value)[0]) * local.duration_units[substr(value, -1, 1)], null)
+    if input != "enabled"
+  }
+  usage_room     = try(max(0, local.schedule_seconds - local.run_seconds - 60), 0)
+  usage_max_wait = !var.usage_check.enabled ? 0 : coalesce(local.usage_seconds.max_wait, min(3600, local.usage_room))
+  usage_rounds   = !var.usage_check.enabled ? 0 : floor(local.usage_max_wait / local.usage_seconds.interval)
+  # The run's bound gains the waits and, per round, each batch's clean-up at its slowest.
+  usage_timeout_seconds = local.usage_rounds * (local.usage_seconds.interval + local.batch_count * 6 * 600)
 
   secret_name_prefix = "${var.name}/"
 

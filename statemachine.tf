@@ -17,6 +17,8 @@ locals {
         max_concurrency         = var.max_concurrency
         batch_timeout_seconds   = local.batch_timeout_seconds
         run_timeout_seconds     = local.run_timeout_seconds
+        usage_interval_seconds  = local.usage_seconds.interval
+        usage_max_rounds        = local.usage_rounds
       }),
       "/\"(Seconds|MaxConcurrency|TimeoutSeconds)\": \"([0-9]+)\"/",
       "\"$1\": $2"
@@ -50,6 +52,11 @@ resource "aws_sfn_state_machine" "this" {
     precondition {
       condition     = local.run_seconds < local.schedule_seconds
       error_message = "users: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds (hand-offs of max_concurrency = ${var.max_concurrency} users at a time, about ${local.handoff_seconds} seconds each, then cleanup_wait_duration \"${var.cleanup_wait_duration}\" once), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Lengthen schedule_duration, shorten cleanup_wait_duration or raise max_concurrency (at most 40)."
+    }
+    precondition {
+      # The run's other durations are checked above; this names the usage check's own.
+      condition     = !var.usage_check.enabled || var.usage_check.max_wait == null || local.run_seconds + local.usage_max_wait < local.schedule_seconds
+      error_message = "usage_check: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds, and its clean-up may then wait usage_check.max_wait \"${coalesce(var.usage_check.max_wait, "null")}\" more, which reaches the next run (schedule_duration \"${var.schedule_duration}\"): runs would overlap. Shorten usage_check.max_wait (or set it to null: as long as fits), lengthen schedule_duration or shorten cleanup_wait_duration."
     }
   }
 

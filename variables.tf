@@ -203,3 +203,25 @@ variable "role_permissions_boundary_arn" {
     error_message = "role_permissions_boundary_arn must be the ARN of an IAM managed policy, such as arn:aws:iam::123456789012:policy/boundary (use aws_iam_policy.<name>.arn, not its name); got \"${coalesce(var.role_permissions_boundary_arn, "null")}\"."
   }
 }
+
+variable "usage_check" {
+  description = "Before the clean-up retires a user's old key, it reads when the old and the new key were last used (iam:GetAccessKeyLastUsed, whose dates are whole minutes): the old key is retired only when it is not seen in use since the hand-off. While it is, the clean-up checks again every `interval`, up to `max_wait`; then it fails the user, keeping both keys if the new one is in use too, else deleting the new key (the third party never switched). `margin` widens every comparison, towards \"in use\". `max_wait` null: as long as fits before the next scheduled run, at most 1h. `enabled = false`: the old key is retired after cleanup_wait_duration, unchecked. Durations as \"90s\", \"5m\", \"1h\"."
+  type = object({
+    enabled  = optional(bool, true)
+    margin   = optional(string, "2m")
+    interval = optional(string, "5m")
+    max_wait = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = can(regex("^[0-9]+[smhd]$", var.usage_check.margin)) && can(regex("^[1-9][0-9]*[smhd]$", var.usage_check.interval))
+    error_message = "usage_check: margin must be a whole number (0 allowed) and interval a positive whole number, each followed by s, m, h or d, such as { margin = \"2m\", interval = \"5m\" }; got margin \"${coalesce(var.usage_check.margin, "null")}\" and interval \"${coalesce(var.usage_check.interval, "null")}\"."
+  }
+
+  validation {
+    condition     = var.usage_check.max_wait == null || can(regex("^[0-9]+[smhd]$", var.usage_check.max_wait))
+    error_message = "usage_check: max_wait must be a whole number followed by s, m, h or d, such as \"30m\" (\"0s\": check once, never wait), or null to wait as long as fits before the next run; got \"${coalesce(var.usage_check.max_wait, "null")}\"."
+  }
+}

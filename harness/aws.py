@@ -104,6 +104,12 @@ class EmulatedAws:
     release: threading.Event = field(default_factory=threading.Event)
     # Tests can change what an invocation returns, after it ran: (function name, event, result) -> result.
     result_hook: Callable[[str, Any, Any], Any] | None = None
+    # Tests can act during a Wait state, once its time has (emulatedly) passed: (seconds) -> None.
+    wait_hook: Callable[[int], None] | None = None
+    # When set, Waits, which are not slept, still move the clock that dates a key's last use (see
+    # tests/README.md): a use during a wait is dated as if the wait's time had passed.
+    waits_move_last_use_clock: bool = False
+    last_use_clock_offset: float = 0.0
     _server: ThreadedMotoServer | None = None
     _code_dirs: dict[str, str] = field(default_factory=dict)
     _running: dict[tuple, subprocess.Popen] = field(default_factory=dict)
@@ -283,12 +289,17 @@ class EmulatedAws:
         def wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
             with emulator._lock:
                 emulator.waits.append(wait_seconds)
+                if emulator.waits_move_last_use_clock:
+                    emulator.last_use_clock_offset += wait_seconds
+            if emulator.wait_hook:
+                emulator.wait_hook(wait_seconds)
             original_wait(self, env, 0)
 
         WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
         retrier_decl.time = SimpleNamespace(sleep=emulator.retry_sleeps.append)  # type: ignore[attr-defined]
         _mend_sfn_integration()
         _terminal_errors_escape_states_all()
+        _date_last_uses_by(lambda: emulator.last_use_clock_offset)
         install_faults(emulator)
 
     def crash(self, function_suffix: str, username: str) -> None:
@@ -414,6 +425,29 @@ def _terminal_errors_escape_states_all() -> None:
 
     ErrorEqualsDecl._eval_body = eval_body  # type: ignore[method-assign]
     ErrorEqualsDecl._mended = True  # type: ignore[attr-defined]
+
+
+def _date_last_uses_by(offset: Callable[[], float]) -> None:
+    """moto dates a key's last use by the wall clock; the harness skips the Waits' time, so it adds
+    the seconds waited (when a test asks for it) to keep uses during and after a wait later than
+    those before it by what AWS would see."""
+    from datetime import timedelta
+
+    from moto.iam import models as iam_models
+
+    if getattr(iam_models, "_dated_by_harness", False):
+        return
+    mark = iam_models.mark_account_as_visited
+
+    def mark_account_as_visited(account_id: str, access_key: str, service: str, region: str) -> None:
+        mark(account_id, access_key, service, region)
+        for partition in iam_models.PARTITION_NAMES:
+            key = iam_models.iam_backends[account_id][partition].access_keys.get(access_key)
+            if key is not None and key.last_used is not None and offset():
+                key.last_used._timestamp += timedelta(seconds=offset())
+
+    iam_models.mark_account_as_visited = mark_account_as_visited  # type: ignore[assignment]
+    iam_models._dated_by_harness = True  # type: ignore[attr-defined]
 
 
 def _username_of(event: Any) -> str | None:

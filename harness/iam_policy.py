@@ -88,6 +88,7 @@ class Requests:
         if service == "lambda":
             return [(action, target["FunctionName"], {})]
         if service == "iam":
+            # For GetAccessKeyLastUsed, the runtime records the user the key belongs to.
             arn, context = self.user(target["UserName"])
             return [(action, arn, context)]
         if service == "secretsmanager":

@@ -27,6 +27,7 @@ _TARGET_PARAMETERS = {
     "executionArn",
     "FunctionName",
     "Namespace",
+    "AccessKeyId",
 }
 
 
@@ -63,8 +64,13 @@ def main() -> None:
 
     def counted(client, operation_name, api_params):
         calls.append(f"{client.meta.service_model.service_name}:{operation_name}")
-        targets.append({k: v for k, v in api_params.items() if k in _TARGET_PARAMETERS})
-        return make_api_call(client, operation_name, api_params)
+        target = {k: v for k, v in api_params.items() if k in _TARGET_PARAMETERS}
+        targets.append(target)
+        response = make_api_call(client, operation_name, api_params)
+        if "AccessKeyId" in target and "UserName" not in target and "UserName" in response:
+            # GetAccessKeyLastUsed names only the key; IAM authorizes it on the user it answers with.
+            target["UserName"] = response["UserName"]
+        return response
 
     BaseClient._make_api_call = counted
     event = json.load(sys.stdin)

@@ -138,9 +138,11 @@ def test_state_machine_may_invoke_only_the_module_functions_and_handoff_the_hand
     # Both time out at a bound derived from the inputs. A batch: 10 waves of max_concurrency (10) users,
     # each at most RotateKey's 3 attempts of 180 s, the handler's 15 minutes and RollBack's retries
     # (600 s). The run: its one batch, its clean-up at its slowest (6 attempts of 600 s), the wait,
-    # and 600 s more.
+    # and 600 s more; then the usage check's re-checks: by default as many 5-minute waits as fit in
+    # the hour after a 310-second run (10), each followed by the batch's clean-up at its slowest.
     assert batch["TimeoutSeconds"] == 10 * (3 * 180 + 900 + 600)
-    assert run["TimeoutSeconds"] == batch["TimeoutSeconds"] + 6 * 600 + 300 + 600
+    assert run["TimeoutSeconds"] == batch["TimeoutSeconds"] + 6 * 600 + 300 + 600 + 10 * (300 + 6 * 600)
+    assert run["States"]["WaitBeforeRecheck"]["Seconds"] == 300
 
 
 def test_a_second_plan_after_apply_changes_nothing(stack):

@@ -90,7 +90,15 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
         "list-users": {"USERS_PARAMETER_PATH", "BATCH_SIZE"},
         "rotate": {"SECRET_NAME_PREFIX", "KEY_VERIFICATION_TIMEOUT_SECONDS", "ROTATOR_NAME"},
         "handoff": {"CREDENTIALS_HANDLER_ARN"},
-        "cleanup": {"OLD_KEY_ACTION", "SECRET_NAME_PREFIX", "MAX_CONCURRENCY"},
+        "cleanup": {
+            "OLD_KEY_ACTION",
+            "SECRET_NAME_PREFIX",
+            "MAX_CONCURRENCY",
+            "USAGE_CHECK",
+            "USAGE_MARGIN_SECONDS",
+            "USAGE_MAX_ROUNDS",
+            "KEY_VERIFICATION_TIMEOUT_SECONDS",
+        },
         "rollback": {"SECRET_NAME_PREFIX"},
         "report": set(),
         "check": {"USERS_PARAMETER_PATH", "METRIC_NAMESPACE", "ROTATOR_NAME"},
@@ -114,7 +122,12 @@ def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(defa
 
 USER_ACTIONS = {
     "rotate": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"],
-    "cleanup": ["iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:UpdateAccessKey"],
+    "cleanup": [
+        "iam:DeleteAccessKey",
+        "iam:GetAccessKeyLastUsed",
+        "iam:ListAccessKeys",
+        "iam:UpdateAccessKey",
+    ],
     "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys"],
     "check": ["iam:ListAccessKeys"],
 }
@@ -422,6 +435,29 @@ def test_runs_that_would_overlap_the_next_are_refused(root):
     )
 
 
+def cleanup_environment(plan):
+    functions = {f["function_name"]: f for f in resources(plan, "aws_lambda_function").values()}
+    return functions["iam-credentials-rotator-cleanup"]["environment"][0]["variables"]
+
+
+@pytest.mark.parametrize(
+    "usage_check, switch, margin, rounds",
+    [
+        # By default as many 5-minute rounds as fit in the hour after a 310-second run (a minute spare).
+        (None, "on", "120", "10"),
+        ({"margin": "0s", "interval": "10m", "max_wait": "50m"}, "on", "0", "5"),
+        ({"max_wait": "0s"}, "on", "120", "0"),  # checked once, never waited for
+        ({"enabled": False}, "off", "120", "0"),
+    ],
+)
+def test_the_usage_check_reaches_the_clean_up(root, usage_check, switch, margin, rounds):
+    """The run's loop itself (a Wait of `interval`, `max_wait` re-checks at most) is checked on the
+    deployed definition by tests/test_usage_check.py."""
+    environment = cleanup_environment(root.plan({"usage_check": usage_check}))
+    assert (environment["USAGE_CHECK"], environment["USAGE_MARGIN_SECONDS"]) == (switch, margin)
+    assert environment["USAGE_MAX_ROUNDS"] == rounds
+
+
 BAD_INPUTS = [
     (
         {"users": [{"username": "homer", "metadata": "x" * 257}]},
@@ -495,6 +531,22 @@ BAD_INPUTS = [
         'alarm_sns_topic_arn must be an SNS topic ARN, such as arn:aws:sns:eu-west-1:123456789012:alerts (use aws_sns_topic.<name>.arn); got "alerts"',
     ),
     ({"kms_key_arn": "alias/secrets"}, "kms_key_arn must be a KMS key ARN"),
+    (
+        {"usage_check": {"margin": "2 minutes"}},
+        'usage_check: margin must be a whole number (0 allowed) and interval a positive whole number, each followed by s, m, h or d, such as { margin = "2m", interval = "5m" }; got margin "2 minutes" and interval "5m".',
+    ),
+    (
+        {"usage_check": {"interval": "0m"}},
+        "usage_check: margin must be a whole number (0 allowed) and interval",
+    ),
+    (
+        {"usage_check": {"max_wait": "1 hour"}},
+        'usage_check: max_wait must be a whole number followed by s, m, h or d, such as "30m" ("0s": check once, never wait), or null to wait as long as fits before the next run; got "1 hour".',
+    ),
+    (
+        {"usage_check": {"max_wait": "56m"}},
+        'usage_check: a run of 1 users takes at least 310 seconds, and its clean-up may then wait usage_check.max_wait "56m" more, which reaches the next run (schedule_duration "1h"): runs would overlap.',
+    ),
 ]
 
 

@@ -1,14 +1,24 @@
 """CleanUpBatch state, after the run's one wait: for each user of a batch whose new key was handed
-off, retires (deletes or deactivates) the keys the new one superseded, then deletes the secret; for
-each user whose hand-off had an unknown outcome, keeps both keys, deletes the secret and fails the
-user saying which key is which. Returns the batch's final summary. The third parties have the new
-keys: nothing here rolls back. Safe to run twice."""
+off (or whose hand-off had an unknown outcome), first reads when the old and the new key were last
+used (the usage check, unless switched off), then:
+
+| old key used since the hand-off | new key used since | outcome |
+| no  | yes | retire the old key (the switch is proven) |
+| no  | no  | retire the old key, record "unconfirmed"; after an uncertain hand-off keep both keys |
+| yes | yes | pending: checked again after the run's next wait; at the bound, keep both, fail the user |
+| yes | no  | pending; at the bound, delete the new key and its secret, keep the old, fail the user |
+
+Retiring deletes or deactivates the keys the new one superseded, then deletes the secret. A key
+shown to be in use is never deleted. Returns the batch's final summary, or the batch again, marked
+pending, while some of its users wait for another check. Safe to run twice."""
 
 from __future__ import annotations
 
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Tuple
 
 from botocore.exceptions import ClientError
@@ -18,10 +28,13 @@ from rotator.common import (
     capped,
     check_user_exists,
     client,
+    delete_keys,
     delete_secret,
     error_code,
+    list_keys,
     log_event,
     logger,
+    now,
     read_record,
     secret_name,
 )
@@ -29,40 +42,134 @@ from rotator.payloads import BatchSummary, Rotation
 from rotator.report import explain
 
 _log = logger(__name__)
-# (status, reason, action) of one user
+# (status, reason, action) of one user; status ROTATED, UNCONFIRMED (rotated), PENDING or FAILED
 Outcome = Tuple[str, str, str]
+
+
+@dataclass
+class UsageCheck:
+    """The usage check of one clean-up round. AWS documents no delay for last-used data and reports
+    its dates in whole minutes: every comparison is made on whole minutes, widened by `margin`."""
+
+    enabled: bool
+    margin: timedelta
+    # How long the rotator's own use of the new key (RotateKey's check that AWS accepts it) may
+    # follow the key's creation: uses up to then are not the third party's.
+    verification: timedelta
+    final: bool  # the bound is reached: no user stays pending
+    since: datetime | None  # the previous round's time, None in the first round
+
+    @classmethod
+    def of(cls, event: dict[str, Any], batch: dict[str, Any]) -> UsageCheck:
+        round_ = int((event.get("check") or {}).get("round", 0))
+        checked_at = batch.get("checkedAt")
+        return cls(
+            enabled=os.environ.get("USAGE_CHECK", "on") == "on",
+            margin=timedelta(seconds=int(os.environ.get("USAGE_MARGIN_SECONDS", "120"))),
+            verification=timedelta(seconds=int(os.environ.get("KEY_VERIFICATION_TIMEOUT_SECONDS", "60"))),
+            final=round_ >= int(os.environ.get("USAGE_MAX_ROUNDS", "0")),
+            since=datetime.fromisoformat(checked_at) if checked_at and round_ > 0 else None,
+        )
+
+    def usage(self, iam: Any, username: str, record: dict, old_keys: list[str]) -> tuple[bool, bool]:
+        """(an old key was used since the hand-off or the previous check, the new key was used
+        since the hand-off), erring towards "used": a key deemed used is never deleted."""
+        created = datetime.fromisoformat(record["CreateDate"])
+        # The new key's creation precedes its hand-off: a use of the old key in between counts as a
+        # use after the hand-off, so a busy third party costs one more round, never its key.
+        old_since = _minute((self.since or created) - self.margin)
+        recent = {}
+        for key_id in old_keys:
+            used = _last_used(iam, key_id)
+            if used is not None and _minute(used) >= old_since:
+                recent[key_id] = used
+        if recent:
+            # Rotated again soon after its previous rotation, the old key's last use may be that
+            # rotation's own check of it: only then is its creation date worth a call.
+            born = {k["AccessKeyId"]: k["CreateDate"] for k in list_keys(iam, username)}
+            recent = {k: used for k, used in recent.items() if k not in born or not self._own(born[k], used)}
+        new_last = _last_used(iam, record["AccessKeyId"])
+        return bool(recent), new_last is not None and not self._own(created, new_last)
+
+    def _own(self, created: datetime, used: datetime) -> bool:
+        """Whether a key's last use may be the rotator's own check that AWS accepts it, which
+        follows the key's creation by at most `verification`."""
+        return _minute(used) <= _minute(created + self.verification + self.margin)
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _last_used(iam: Any, key_id: str) -> datetime | None:
+    try:
+        return iam.get_access_key_last_used(AccessKeyId=key_id)["AccessKeyLastUsed"].get("LastUsedDate")
+    except ClientError as error:
+        if error_code(error) != "NoSuchEntity":  # a key deleted by hand: no one uses it any more
+            raise
+        return None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bind_event(event)
     batch, rotation = event["batch"], event["rotation"]
     if batch.get("status") != "HANDED_OFF":
-        return batch  # failed as a whole: none of its users was handed off
+        return batch  # failed as a whole (none of its users was handed off), or already final
     summary: BatchSummary = batch["summary"]
+    summary.setdefault("unconfirmed", [])
     iam, secrets = client("iam"), client("secretsmanager")
     action = os.environ.get("OLD_KEY_ACTION", "delete")
+    check = UsageCheck.of(event, batch)
     handed_off, uncertain = summary["handedOff"], summary["uncertain"]
+    checked_at = now()
 
     def clean_up(username: str) -> Outcome:
-        return _clean_up(iam, secrets, username, rotation, action, username in uncertain)
+        return _clean_up(iam, secrets, username, rotation, action, username in uncertain, check)
 
     # Bounded like the hand-offs: IAM's rate limits are per account.
     with ThreadPoolExecutor(max_workers=int(os.environ.get("MAX_CONCURRENCY", "10"))) as pool:
         outcomes = dict(zip(handed_off + uncertain, pool.map(clean_up, handed_off + uncertain)))
+    pending = [username for username, (status, _, _) in outcomes.items() if status == "PENDING"]
     for username, (status, why, done) in outcomes.items():
-        if status == "ROTATED":
+        if status == "PENDING":
+            continue
+        if status in ("ROTATED", "UNCONFIRMED"):
             summary["rotated"].append(username)
+            if status == "UNCONFIRMED":
+                summary["unconfirmed"].append(username)
             continue
         summary["failed"].append(username)
         handed_off_reason = summary["details"].pop(username, "")
         explain(summary, username, why or handed_off_reason or "see the batch's logs", done or None)
-    summary["handedOff"], summary["uncertain"] = [], []
-    log_event(_log, "batch cleaned up", rotated=summary["rotated"], failed=summary["failed"])
+    summary["handedOff"] = [u for u in handed_off if u in pending]
+    summary["uncertain"] = [u for u in uncertain if u in pending]
+    if pending:
+        log_event(_log, "keys still in use: checked again after the next wait", pending=pending)
+        # The users still pending, and this check's time, which the next check compares against.
+        return {
+            "status": "HANDED_OFF",
+            "summary": summary,
+            "pending": True,
+            "checkedAt": checked_at.isoformat(),
+        }
+    log_event(
+        _log,
+        "batch cleaned up",
+        rotated=summary["rotated"],
+        unconfirmed=summary["unconfirmed"],
+        failed=summary["failed"],
+    )
     return dict(summary)
 
 
 def _clean_up(
-    iam: Any, secrets: Any, username: str, rotation: Rotation, action: str, uncertain: bool
+    iam: Any,
+    secrets: Any,
+    username: str,
+    rotation: Rotation,
+    action: str,
+    uncertain: bool,
+    check: UsageCheck,
 ) -> Outcome:
     name = secret_name(username)
     record = read_record(secrets, name)
@@ -71,7 +178,42 @@ def _clean_up(
         return ("ROTATED", "", "") if not uncertain else ("FAILED", "", "see the earlier clean-up's logs")
     new_key = record["AccessKeyId"]
     old_keys = [k for k in record["Rotation"]["ActiveKeyIdsBefore"] if k != new_key]
-    if uncertain:
+    # Without the check, nothing is known of either key's use: as if neither were used.
+    old_used, new_used = check.usage(iam, username, record, old_keys) if check.enabled else (False, False)
+    log_event(
+        _log,
+        "usage checked",
+        username=username,
+        old_key_used=old_used,
+        new_key_used=new_used,
+        final=check.final,
+    )
+    if old_used and not check.final:
+        return ("PENDING", "", "")
+    if old_used and new_used:
+        delete_secret(secrets, name)  # the third party holds the new key: the secret has served
+        log_event(_log, "both keys kept", username=username, access_key_ids=old_keys + [new_key])
+        return (
+            "FAILED",
+            f"StillInUse: both keys were still in use when the usage check's bound was reached: "
+            f"{', '.join(old_keys)} (old) and {new_key} (new)",
+            "still in use: both kept. Find what still uses the old key, switch it to the new one, "
+            f"then delete the old key (aws iam delete-access-key --user-name '{username}' "
+            "--access-key-id <old key id>)",
+        )
+    if old_used:
+        # The third party never switched: the new key is the one nobody uses.
+        delete_keys(iam, username, [new_key])
+        delete_secret(secrets, name)
+        log_event(_log, "new key deleted: never used", username=username, access_key_id=new_key)
+        return (
+            "FAILED",
+            f"NeverSwitched: the old key {', '.join(old_keys)} was still in use and the new key {new_key} "
+            "never was when the usage check's bound was reached",
+            "never switched: new key removed, the old key kept. Check that the credentials handler "
+            "delivers the key to where it is used, then rotate again",
+        )
+    if uncertain and not new_used:
         # The third party may hold either key. Its secret has served: the new key stays with IAM.
         delete_secret(secrets, name)
         log_event(_log, "both keys kept", username=username, access_key_ids=old_keys + [new_key])
@@ -101,7 +243,7 @@ def _clean_up(
         # The third party has the new key: the secret has served, whatever happens to the old key.
         delete_secret(secrets, name)
     log_event(_log, "secret deleted", username=username, secret_name=name)
-    return ("ROTATED", "", "")
+    return ("ROTATED", "", "") if new_used or not check.enabled else ("UNCONFIRMED", "", "")
 
 
 def _retire(iam: Any, username: str, key_id: str, action: str) -> None:

@@ -41,13 +41,16 @@ class UserResult(TypedDict):
 class BatchSummary(TypedDict):
     """A batch's result as data, bounded in size whatever happened. After the hand-off: handedOff
     and uncertain name the users the clean-up takes over; after the clean-up, rotated names those
-    whose old key was retired. details (and actions, what was done about a failure) give reasons
+    whose old key was retired, unconfirmed those of them whose switch the usage check could not see
+    (neither key used). While some users wait for another usage check, the clean-up returns the
+    batch again (status HANDED_OFF, pending, checkedAt) with them in handedOff and uncertain. details (and actions, what was done about a failure) give reasons
     within a budget; omitted counts the reasons left out (they are in the batch's logs)."""
 
     users: int
     handedOff: list[str]
     uncertain: list[str]
     rotated: list[str]
+    unconfirmed: NotRequired[list[str]]
     skipped: list[str]
     failed: list[str]
     details: dict[str, str]

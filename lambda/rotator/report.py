@@ -120,6 +120,9 @@ def report_run(batches: list[dict[str, Any]]) -> dict[str, Any]:
         summary["users"] += part["users"]
         for key in ("rotated", "skipped", "failed"):
             summary[key] += part[key]
+        if part.get("unconfirmed"):
+            # Rotated, but neither key was seen in use: the switch is not proven.
+            summary.setdefault("unconfirmed", []).extend(part["unconfirmed"])
         summary["details"].update(part["details"])
         summary["omitted"] += part["omitted"]
         for username in part["failed"]:

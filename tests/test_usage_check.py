@@ -1,0 +1,150 @@
+"""The usage check before clean-up (issue 12), end to end on the deployed state machine: the test's
+third party really calls AWS with the key it holds (IAM records each key's last use), during the
+run's waits, and each row of the README's table is checked by the keys left in IAM, the secrets,
+the run's status and report, and the waits the run took."""
+
+import json
+
+import pytest
+
+from harness.terraform import TerraformRoot
+
+USERS = ["switched", "idle", "both", "never"]
+FIRST_WAIT, INTERVAL, RECHECKS = (
+    300,
+    300,
+    3,
+)  # cleanup_wait_duration 5m; usage_check interval 5m, max_wait 15m
+
+
+@pytest.fixture(scope="module")
+def stack(aws, third_party, tmp_path_factory):
+    root = TerraformRoot("tests/fixtures/switch", tmp_path_factory.mktemp("switch"), aws.endpoint)
+    return root.apply({"third_party_url": third_party.url, "users": USERS})
+
+
+@pytest.fixture(autouse=True)
+def runs(aws, third_party):
+    """Each case: the run's waits move the clock that dates key uses; no leak, no leftover secret."""
+    third_party.reset()
+    aws.waits_move_last_use_clock, aws.last_use_clock_offset = True, 0.0
+    aws.wait_hook = None
+    first_invocation = len(aws.invocations)
+    executions = []
+    yield executions
+    aws.wait_hook = None
+    aws.waits_move_last_use_clock, aws.last_use_clock_offset = False, 0.0
+    assert aws.client("secretsmanager").list_secrets()["SecretList"] == []
+    logs = "\n".join(i.logs for i in aws.invocations[first_invocation:])
+    histories = "".join(json.dumps(aws.history(arn), default=str) for arn in executions)
+    for secret in aws.issued_secrets:
+        assert secret not in logs and secret not in histories
+
+
+def old_key(aws, user):
+    """The user's one key before the rotation, as its third party holds it."""
+    iam = aws.client("iam")
+    for key_id in aws.access_keys(user):
+        iam.delete_access_key(UserName=user, AccessKeyId=key_id)
+    return iam.create_access_key(UserName=user)["AccessKey"]
+
+
+def use(aws, key):
+    """The third party calls AWS with a key: IAM records its last use."""
+    caller = aws.client(
+        "sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    ).get_caller_identity()
+    assert caller["Arn"].endswith("/" + key["UserName"])
+
+
+def third_party_uses(aws, third_party, user, old=None, new=False):
+    """During each of the run's waits the third party uses the old key (if given) and the new one
+    (if asked), as the handler delivered it."""
+
+    def during_wait(seconds):
+        if old is not None:
+            use(aws, old)
+        if new:
+            delivered = third_party.latest(user)
+            use(aws, {**delivered, "UserName": user})
+
+    aws.wait_hook = during_wait
+
+
+def rotate(aws, stack, runs, user):
+    waits = len(aws.waits)
+    execution = aws.run_execution(stack["state_machine_arn"], {"username": user})
+    runs.append(execution["executionArn"])
+    return execution, aws.waits[waits:]
+
+
+def last_used(aws, key_id):
+    return aws.client("iam").get_access_key_last_used(AccessKeyId=key_id)["AccessKeyLastUsed"]
+
+
+def test_a_new_key_in_use_and_the_old_one_not_proves_the_switch(aws, stack, third_party, runs):
+    old = old_key(aws, "switched")
+    third_party_uses(aws, third_party, "switched", new=True)
+
+    execution, waits = rotate(aws, stack, runs, "switched")
+
+    assert execution["status"] == "SUCCEEDED", execution
+    new_id = third_party.latest("switched")["AccessKeyId"]
+    assert aws.access_keys("switched") == {new_id: "Active"} and new_id != old["AccessKeyId"]
+    assert "LastUsedDate" in last_used(aws, new_id)
+    report = json.loads(execution["output"])
+    assert report["rotated"] == ["switched"] and "unconfirmed" not in report
+    assert waits == [FIRST_WAIT]  # decided at the first check
+
+
+def test_neither_key_in_use_retires_the_old_key_and_says_unconfirmed(aws, stack, third_party, runs):
+    old = old_key(aws, "idle")
+
+    execution, waits = rotate(aws, stack, runs, "idle")
+
+    assert execution["status"] == "SUCCEEDED", execution
+    new_id = third_party.latest("idle")["AccessKeyId"]
+    assert aws.access_keys("idle") == {new_id: "Active"}
+    assert last_used(aws, new_id).get("LastUsedDate") is not None  # RotateKey's own check of the key
+    report = json.loads(execution["output"])
+    assert report["rotated"] == ["idle"] and report["unconfirmed"] == ["idle"]
+    assert waits == [FIRST_WAIT]
+    assert old["AccessKeyId"] not in aws.access_keys("idle")
+
+
+def test_both_keys_in_use_until_the_bound_fails_the_user_and_keeps_both(aws, stack, third_party, runs):
+    old = old_key(aws, "both")
+    third_party_uses(aws, third_party, "both", old=old, new=True)
+
+    execution, waits = rotate(aws, stack, runs, "both")
+
+    assert execution["status"] == "FAILED" and execution["error"] == "RotationFailedError"
+    new_id = third_party.latest("both")["AccessKeyId"]
+    assert aws.access_keys("both") == {old["AccessKeyId"]: "Active", new_id: "Active"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert cause.startswith("1 of 1 users not rotated: both (StillInUse: both keys were still in use")
+    assert f"{old['AccessKeyId']} (old) and {new_id} (new)): still in use: both kept." in cause
+    assert waits == [FIRST_WAIT] + [INTERVAL] * RECHECKS  # checked at each, up to max_wait
+    aws.client("iam").delete_access_key(UserName="both", AccessKeyId=old["AccessKeyId"])  # as advised
+
+
+def test_an_old_key_in_use_and_a_new_one_never_removes_the_new_key_and_fails_the_user(
+    aws, stack, third_party, runs
+):
+    old = old_key(aws, "never")
+    third_party_uses(aws, third_party, "never", old=old)
+
+    execution, waits = rotate(aws, stack, runs, "never")
+
+    assert execution["status"] == "FAILED" and execution["error"] == "RotationFailedError"
+    new_id = third_party.latest("never")["AccessKeyId"]
+    # The key the third party uses stays; the one it never switched to is gone.
+    assert aws.access_keys("never") == {old["AccessKeyId"]: "Active"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert (
+        f"never (NeverSwitched: the old key {old['AccessKeyId']} was still in use and the new key {new_id}"
+        in cause
+    )
+    assert "never switched: new key removed, the old key kept." in cause
+    assert waits == [FIRST_WAIT] + [INTERVAL] * RECHECKS
+    use(aws, old)  # the third party's key still works
