@@ -295,6 +295,17 @@ data "aws_iam_policy_document" "credentials_handler" {
   }
 }
 
+# Whoever confirms or refuses acknowledged hand-offs. SendTaskSuccess and SendTaskFailure support no
+# resource-level permissions nor condition keys (Service Authorization Reference): the task token,
+# which only the handler's event and this module's execution histories hold, is what scopes them.
+data "aws_iam_policy_document" "acknowledge" {
+  statement {
+    sid       = "AnswerHandOffs"
+    actions   = ["states:SendTaskSuccess", "states:SendTaskFailure"]
+    resources = ["*"]
+  }
+}
+
 resource "aws_iam_role_policy" "credentials_handler" {
   count = var.credentials_handler_role_name == null ? 0 : 1
 

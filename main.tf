@@ -15,11 +15,13 @@ locals {
       schedule_duration        = var.schedule_duration
       cleanup_wait_duration    = var.cleanup_wait_duration
       key_verification_timeout = var.key_verification_timeout
+      handoff_timeout          = var.handoff_timeout
     } : input => try(tonumber(regex("^([1-9][0-9]*)[smhd]$", value)[0]) * local.duration_units[substr(value, -1, 1)], null)
   }
   schedule_seconds = local.duration_seconds.schedule_duration
   cleanup_seconds  = local.duration_seconds.cleanup_wait_duration
   verify_seconds   = local.duration_seconds.key_verification_timeout
+  acknowledged     = var.handoff_mode == "acknowledged"
 
   # One Standard parameter per user, keyed by the username, so adding or removing a user changes one
   # parameter. Parameter names cannot hold IAM's "+=,@", so a parameter is named by a hash of the
@@ -39,13 +41,14 @@ locals {
   batch_size  = var.max_concurrency * ceil(100 / var.max_concurrency)
   batch_count = ceil(length(var.users) / local.batch_size)
   # A run hands off max_concurrency users at a time, each in about this long (the new key's
-  # verification waits for IAM to propagate it, then the handler runs), then waits once.
-  handoff_seconds = 10
+  # verification waits for IAM to propagate it, then the handler runs; an acknowledged hand-off may
+  # wait its whole timeout), then waits once.
+  handoff_seconds = local.acknowledged ? local.duration_seconds.handoff_timeout : 10
   run_seconds     = ceil(length(var.users) / var.max_concurrency) * local.handoff_seconds + local.cleanup_seconds
   # Bounds past which an execution is stuck (and times out, which the failure alarm reports): every
   # wave of a batch at its slowest (RotateKey's attempts at its timeout, the handler at Lambda's
   # 15 minutes, RollBack's retries), then the wait and each batch's clean-up at its slowest.
-  wave_timeout_seconds  = 3 * local.rotate_timeout + 900 + 600
+  wave_timeout_seconds  = 3 * local.rotate_timeout + (local.acknowledged ? local.duration_seconds.handoff_timeout : 900) + 600
   batch_timeout_seconds = ceil(local.batch_size / var.max_concurrency) * local.wave_timeout_seconds
   run_timeout_seconds   = local.batch_count * (local.batch_timeout_seconds + 6 * 600) + local.cleanup_seconds + 600 + local.usage_timeout_seconds
   rotate_timeout        = 120 + local.verify_seconds

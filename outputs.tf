@@ -23,6 +23,11 @@ output "credentials_handler_policy_json" {
   value       = data.aws_iam_policy_document.credentials_handler.json
 }
 
+output "acknowledge_policy_json" {
+  description = "IAM policy document that lets its holder confirm or refuse acknowledged hand-offs (states:SendTaskSuccess and SendTaskFailure, which IAM cannot scope to a state machine: the task token is the scope). Attach it to whoever answers: the handler's role, a pipeline's, a person's. Unused in return mode."
+  value       = data.aws_iam_policy_document.acknowledge.json
+}
+
 output "schedule_expression" {
   description = "The EventBridge schedule expression derived from schedule_duration."
   value       = local.schedule_expression

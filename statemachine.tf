@@ -1,7 +1,7 @@
 locals {
   # The templates stay valid JSON, so numbers are templated as strings and unquoted here.
-  definitions = {
-    for machine in ["rotation", "batch"] : machine => replace(
+  templates = {
+    for machine in ["rotation", "batch", "acknowledged-handoff"] : machine => replace(
       templatefile("${path.module}/statemachine/${machine}.asl.json", {
         name                    = var.name
         partition               = local.partition
@@ -19,10 +19,29 @@ locals {
         run_timeout_seconds     = local.run_timeout_seconds
         usage_interval_seconds  = local.usage_seconds.interval
         usage_max_rounds        = local.usage_rounds
+        handoff_timeout         = var.handoff_timeout
+        handoff_timeout_seconds = local.duration_seconds.handoff_timeout
       }),
       "/\"(Seconds|MaxConcurrency|TimeoutSeconds)\": \"([0-9]+)\"/",
       "\"$1\": $2"
     )
+  }
+
+  # In acknowledged mode, acknowledged-handoff.asl.json's states replace the batch's HandOff state.
+  batch          = jsondecode(local.templates["batch"])
+  per_user       = local.batch.States.HandOffEachUser
+  handoff_states = jsondecode(local.templates["acknowledged-handoff"]).States
+  definitions = {
+    rotation = local.templates["rotation"]
+    batch = !local.acknowledged ? local.templates["batch"] : jsonencode(merge(local.batch, {
+      States = merge(local.batch.States, {
+        HandOffEachUser = merge(local.per_user, {
+          ItemProcessor = merge(local.per_user.ItemProcessor, {
+            States = merge(local.per_user.ItemProcessor.States, local.handoff_states)
+          })
+        })
+      })
+    }))
   }
 }
 
@@ -51,7 +70,7 @@ resource "aws_sfn_state_machine" "this" {
   lifecycle {
     precondition {
       condition     = local.run_seconds < local.schedule_seconds
-      error_message = "users: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds (hand-offs of max_concurrency = ${var.max_concurrency} users at a time, about ${local.handoff_seconds} seconds each, then cleanup_wait_duration \"${var.cleanup_wait_duration}\" once), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Lengthen schedule_duration, shorten cleanup_wait_duration or raise max_concurrency (at most 40)."
+      error_message = local.acknowledged ? "handoff_timeout: a run of ${length(var.users)} users may take ${local.run_seconds} seconds (acknowledged hand-offs of max_concurrency = ${var.max_concurrency} users at a time, each waiting up to handoff_timeout \"${var.handoff_timeout}\" when nobody answers, then cleanup_wait_duration \"${var.cleanup_wait_duration}\" once), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Shorten handoff_timeout, lengthen schedule_duration, shorten cleanup_wait_duration or raise max_concurrency (at most 40)." : "users: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds (hand-offs of max_concurrency = ${var.max_concurrency} users at a time, about ${local.handoff_seconds} seconds each, then cleanup_wait_duration \"${var.cleanup_wait_duration}\" once), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Lengthen schedule_duration, shorten cleanup_wait_duration or raise max_concurrency (at most 40)."
     }
     precondition {
       # The run's other durations are checked above; this names the usage check's own.

@@ -56,6 +56,36 @@ variable "credentials_handler_role_name" {
   default     = null
 }
 
+variable "handoff_mode" {
+  description = "When a user's hand-off is done. \"return\": when the credentials handler returns. \"acknowledged\": when someone confirms it (SendTaskSuccess with the `taskToken` the handler's event then carries), for third parties that take a key asynchronously: a queue, a pipeline, a person. A refusal (SendTaskFailure), or no answer within handoff_timeout, rolls the user back as a failing handler does. See the README's \"Acknowledged hand-offs\"."
+  type        = string
+  default     = "return"
+  nullable    = false
+
+  validation {
+    condition     = contains(["return", "acknowledged"], var.handoff_mode)
+    error_message = "handoff_mode must be \"return\" (the hand-off is done when the handler returns) or \"acknowledged\" (when someone confirms it with the event's taskToken); got \"${var.handoff_mode}\"."
+  }
+}
+
+variable "handoff_timeout" {
+  description = "In acknowledged mode, how long a hand-off waits for its confirmation, from the handler's invocation, before the user is rolled back (its new key and secret deleted; the old key stays): \"20m\", \"4h\", \"2d\" (s, m, h or d). At least 20m, since the handler itself may run 15 minutes within it. Users wait max_concurrency at a time, so a run may last ceil(users / max_concurrency) x handoff_timeout when nobody answers: that must fit in schedule_duration. Ignored in return mode."
+  type        = string
+  default     = "30m"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*[smhd]$", var.handoff_timeout))
+    error_message = "handoff_timeout must be a whole number followed by s, m, h or d, such as \"30m\", \"4h\" or \"2d\"; got \"${var.handoff_timeout}\"."
+  }
+
+  validation {
+    # The handler runs within it (up to Lambda's 15 minutes): an answer must have time to come after.
+    condition     = var.handoff_mode != "acknowledged" || try(tonumber(regex("^([0-9]+)", var.handoff_timeout)[0]) * { s = 1, m = 60, h = 3600, d = 86400 }[substr(var.handoff_timeout, -1, 1)] >= 1200, true)
+    error_message = "handoff_timeout must be at least \"20m\" in acknowledged mode: the credentials handler runs within it, for up to 15 minutes; got \"${var.handoff_timeout}\"."
+  }
+}
+
 variable "schedule_duration" {
   description = "How often every user's key is rotated, written as a number and a unit: \"30m\", \"1h\", \"7d\" (s, m, h or d). Whole minutes, at least 1m."
   type        = string

@@ -3,6 +3,7 @@
 - Lambda functions run by lambda_runtime.py in a subprocess per invocation, with the function's
   environment (moto would need Docker),
 - Wait states and retry back-offs recorded but not slept (the module's durations stay as they are),
+- a task's TimeoutSeconds shortened where a test asks (`task_timeouts`), since moto waits them out,
 - the Step Functions service integration (startExecution.sync:2) mended (see tests/README.md).
 """
 
@@ -31,12 +32,14 @@ import requests
 from moto.awslambda.models import LambdaFunction
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from harness.faults import Faults, install_faults
 
@@ -110,6 +113,8 @@ class EmulatedAws:
     # tests/README.md): a use during a wait is dated as if the wait's time had passed.
     waits_move_last_use_clock: bool = False
     last_use_clock_offset: float = 0.0
+    # Tests can shorten a task's TimeoutSeconds, which moto waits out for real: {configured: seconds}.
+    task_timeouts: dict[int, int] = field(default_factory=dict)
     _server: ThreadedMotoServer | None = None
     _code_dirs: dict[str, str] = field(default_factory=dict)
     _running: dict[tuple, subprocess.Popen] = field(default_factory=dict)
@@ -211,8 +216,9 @@ class EmulatedAws:
         own = self._events(execution_arn)
         runs = {execution_arn: own}
         for event in own:
-            if event["type"] == "TaskSubmitted":
-                child = json.loads(event["taskSubmittedEventDetails"]["output"])["ExecutionArn"]
+            details = event.get("taskSubmittedEventDetails", {})
+            if event["type"] == "TaskSubmitted" and details.get("resourceType") == "states":
+                child = json.loads(details["output"])["ExecutionArn"]
                 runs.update(self.histories(child))
         return runs
 
@@ -296,8 +302,16 @@ class EmulatedAws:
             original_wait(self, env, 0)
 
         WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
+        eval_seconds = TimeoutSeconds._eval_seconds
+
+        def timeout_seconds(self: TimeoutSeconds, env: Any) -> int:
+            configured = eval_seconds(self, env)
+            return emulator.task_timeouts.get(configured, configured)
+
+        TimeoutSeconds._eval_seconds = timeout_seconds  # type: ignore[method-assign]
         retrier_decl.time = SimpleNamespace(sleep=emulator.retry_sleeps.append)  # type: ignore[attr-defined]
         _mend_sfn_integration()
+        _mend_send_task_failure()
         _terminal_errors_escape_states_all()
         _date_last_uses_by(lambda: emulator.last_use_clock_offset)
         install_faults(emulator)
@@ -482,3 +496,17 @@ def _mend_sfn_integration() -> None:
     StateTaskServiceSfn._normalise_parameters = parameters  # type: ignore[method-assign]
     StateTaskServiceSfn._normalise_response = response  # type: ignore[method-assign]
     StateTaskServiceSfn._mended = True  # type: ignore[attr-defined]
+
+
+def _mend_send_task_failure() -> None:
+    """moto 5.2.5 drops SendTaskFailure's cause (its parser backend takes one): pass it on, as AWS
+    does into the failed task's error output."""
+    from moto.core.responses import EmptyResult
+
+    def send_task_failure(self: StepFunctionResponse) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]

@@ -547,6 +547,22 @@ BAD_INPUTS = [
         {"usage_check": {"max_wait": "56m"}},
         'usage_check: a run of 1 users takes at least 310 seconds, and its clean-up may then wait usage_check.max_wait "56m" more, which reaches the next run (schedule_duration "1h"): runs would overlap.',
     ),
+    (
+        {"handoff_mode": "async"},
+        'handoff_mode must be "return" (the hand-off is done when the handler returns) or "acknowledged" (when someone confirms it with the event\'s taskToken); got "async".',
+    ),
+    (
+        {"handoff_mode": "acknowledged", "handoff_timeout": "30 minutes"},
+        'handoff_timeout must be a whole number followed by s, m, h or d, such as "30m", "4h" or "2d"; got "30 minutes".',
+    ),
+    (
+        {"handoff_mode": "acknowledged", "handoff_timeout": "10m"},
+        'handoff_timeout must be at least "20m" in acknowledged mode: the credentials handler runs within it, for up to 15 minutes; got "10m".',
+    ),
+    (
+        {"handoff_mode": "acknowledged", "users": [{"username": f"u{i}"} for i in range(11)]},
+        'handoff_timeout: a run of 11 users may take 3900 seconds (acknowledged hand-offs of max_concurrency = 10 users at a time, each waiting up to handoff_timeout "30m" when nobody answers, then cleanup_wait_duration "5m" once), not less than schedule_duration "1h": runs would overlap. Shorten handoff_timeout,',
+    ),
 ]
 
 

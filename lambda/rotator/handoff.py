@@ -1,6 +1,6 @@
 """HandOff state: invokes the user's credentials handler with the event of the handler contract,
 and discards what the handler returns, so that no return value (whatever its size) can break the
-workflow. A failed hand-off fails this function with the handler's own error name and message
+workflow. In acknowledged mode the workflow then waits for the task token's answer. A failed hand-off fails this function with the handler's own error name and message
 (capped), which the workflow routes: the handler's code raised (it refused the key), the handler
 was throttled (it never ran), or the outcome is unknown (a timeout, a crash, a service error, a
 partial delivery), where the third party may hold the new key."""
@@ -39,11 +39,14 @@ def _error(name: str, message: str) -> Exception:
 
 
 def handler_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The handler contract's event: the user, the secret to read, and the user's metadata if set."""
+    """The handler contract's event: the user, the secret to read, the user's metadata if set and,
+    in acknowledged mode, the task token that confirms or refuses the hand-off."""
     user = event["user"]
     handler_event = {"username": user["username"], "secretName": event["secretName"]}
     if user.get("metadata") is not None:
         handler_event["metadata"] = user["metadata"]
+    if event.get("taskToken"):
+        handler_event["taskToken"] = event["taskToken"]
     return handler_event
 
 

@@ -42,6 +42,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "username": username,
         "status": "FAILED",
         "error": event["error"]["Error"],
-        "cause": capped(message_of(event["error"].get("Cause", ""))),
+        # SendTaskFailure's cause is optional (acknowledged mode).
+        "cause": capped(message_of(event["error"].get("Cause") or "")),
         "rolledBackAccessKeyIds": deleted,
     }

@@ -50,3 +50,14 @@ def test_removes_a_key_a_crashed_attempt_never_stored(iam, secrets, context):
     )
     assert result["rolledBackAccessKeyIds"] == [orphan]
     assert key_ids(iam, "homer") == {old: "Active"}
+
+
+def test_a_refusal_without_a_cause_rolls_back_too(iam, secrets, context):
+    """SendTaskFailure's cause is optional: an acknowledged hand-off refused with an error alone."""
+    iam.create_user(UserName="bart")
+    rotated = rotate.handler({"user": {"username": "bart"}, "rotation": rotation()}, context)
+
+    result = rollback.handler({**rotated, "error": {"Error": "KeyRejected", "Cause": None}}, context)
+
+    assert key_ids(iam, "bart") == {}
+    assert (result["error"], result["cause"]) == ("KeyRejected", "")

@@ -47,6 +47,14 @@ def test_existing_active_key_is_kept_and_reported_as_old(iam, secrets, context):
     assert secret(secrets, "rotator/homer")["Rotation"]["ActiveKeyIdsBefore"] == [old]
     assert key_ids(iam, "homer") == {old: "Active", result["newAccessKeyId"]: "Active"}
     assert handoff.handler_event(result)["metadata"] == "m"
+    # Acknowledged mode: the task token reaches the handler, beside the usual fields.
+    acknowledged = handoff.handler_event({**result, "taskToken": "token-1"})
+    assert acknowledged == {
+        "username": "homer",
+        "secretName": "rotator/homer",
+        "metadata": "m",
+        "taskToken": "token-1",
+    }
 
 
 def test_inactive_key_is_deleted_to_free_the_slot(iam, secrets, context):
