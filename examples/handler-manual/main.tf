@@ -15,9 +15,10 @@ module "rotator" {
   name                    = var.name
   users                   = [for u in var.usernames : { username = u }]
   credentials_handler_arn = module.handler.function_arn
-  # A person needs time: until the workflow's acknowledged mode, the old key is removed when
-  # cleanup_wait_duration has passed, whether or not the third party has the new one.
-  schedule_duration     = "30d"
-  cleanup_wait_duration = "2d"
-  lambda_runtime        = var.lambda_runtime
+  # A person needs time: the hand-off is done when they confirm it with the message's command
+  # (a refusal, or no answer within two days, deletes the new key and keeps the old one).
+  handoff_mode      = "acknowledged"
+  handoff_timeout   = "2d"
+  schedule_duration = "30d"
+  lambda_runtime    = var.lambda_runtime
 }
