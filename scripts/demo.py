@@ -1,5 +1,6 @@
 """The README's first command: deploy examples/complete on the emulated AWS and watch its users
-being rotated, then a rotation whose hand-off fails for one user and is rolled back."""
+being rotated, then a rotation whose hand-off fails for one user and is rolled back, and one whose third
+party keeps using its old key, which the usage check keeps."""
 
 from __future__ import annotations
 
@@ -76,6 +77,16 @@ def table(rows: list[list[str]]) -> str:
     return "\n".join("    " + line for line in lines)
 
 
+def outcome(execution: dict, user: str) -> str:
+    """Why a user kept its old key, as the run's report says."""
+    cause = json.loads(execution.get("cause") or "{}").get("errorMessage", "")
+    return (
+        "old key still in use, new key removed"
+        if f"{user} (NeverSwitched" in cause
+        else "rolled back, old key kept"
+    )
+
+
 def summary(aws: EmulatedAws, before: dict, execution: dict, first_invocation: int) -> str:
     rows = [["user", "old key id", "new key id", "result", "duration"]]
     for user in USERS:
@@ -89,7 +100,7 @@ def summary(aws: EmulatedAws, before: dict, execution: dict, first_invocation: i
                 user,
                 ",".join(k for k, s in before[user].items() if s == "Active") or "(none)",
                 ",".join(active) if rotated else "-",
-                "rotated" if rotated else "rolled back, old key kept",
+                "rotated" if rotated else outcome(execution, user),
                 took,
             ]
         )
@@ -110,13 +121,31 @@ def rotate(aws: EmulatedAws, title: str) -> dict:
     return execution
 
 
+def never_switches(aws: EmulatedAws, third_party: ThirdParty) -> None:
+    """The usage check at work: reporting's third party takes the new key but keeps calling AWS with
+    the old one (IAM records each key's last use), so the old key is never deleted."""
+    held = third_party.latest("reporting")
+    held_sts = aws.client(
+        "sts", aws_access_key_id=held["AccessKeyId"], aws_secret_access_key=held["SecretAccessKey"]
+    )
+    # Waits are not slept here: each moves the clock that dates a key's use by its length.
+    aws.waits_move_last_use_clock, aws.wait_hook = True, lambda seconds: held_sts.get_caller_identity()
+    try:
+        rotate(aws, "4/6 next period, reporting's third party keeps calling AWS with its old key")
+    finally:
+        aws.waits_move_last_use_clock, aws.wait_hook, aws.last_use_clock_offset = False, None, 0.0
+    say(
+        f"    reporting's old key {held['AccessKeyId']} still active: {held['AccessKeyId'] in aws.access_keys('reporting')}"
+    )
+
+
 def ready_made(aws: EmulatedAws) -> None:
     """A ready-made handler at work: examples/handler-webhook POSTs each key, HMAC-signed, to an endpoint
     (here a loopback fake that checks the signature); no Python of the user's own."""
     webhook = FakeWebhook(token="demo-hmac-key", auth="hmac-sha256")
     try:
         with tempfile.TemporaryDirectory(prefix="rotator-demo-webhook-") as workdir:
-            say("5/5 a ready-made handler: examples/handler-webhook, no Python of yours...")
+            say("6/6 a ready-made handler: examples/handler-webhook, no Python of yours...")
             token = aws.client("secretsmanager").create_secret(
                 Name="rotator-webhook/hmac-key", SecretString=webhook.token
             )["ARN"]
@@ -149,7 +178,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="rotator-demo-") as workdir:
             say(
-                f"1/5 terraform apply of {EXAMPLE} on an emulated AWS (Terraform 1.15.5, hashicorp/aws 3.39.0)..."
+                f"1/6 terraform apply of {EXAMPLE} on an emulated AWS (Terraform 1.15.5, hashicorp/aws 3.39.0)..."
             )
             root = TerraformRoot(EXAMPLE, Path(workdir), aws.endpoint)
             outputs = root.apply({"lambda_runtime": "python3.8", "third_party_url": third_party.url})
@@ -160,7 +189,7 @@ def main() -> int:
             for user in USERS:  # the keys the third party holds today
                 aws.client("iam").create_access_key(UserName=user)
 
-            rotate(aws, "2/5 the schedule fires (rate(12 hours)): every user is rotated")
+            rotate(aws, "2/6 the schedule fires (rate(12 hours)): every user is rotated")
             history = json.dumps(
                 aws.history(
                     aws.client("stepfunctions").list_executions(stateMachineArn=outputs["state_machine_arn"])[
@@ -176,8 +205,10 @@ def main() -> int:
             )
 
             third_party.fail_for.add("ci-publisher")
-            rotate(aws, "3/5 next period, the third party refuses ci-publisher's new key")
-            say("4/5 terraform destroy...")
+            rotate(aws, "3/6 next period, the third party refuses ci-publisher's new key")
+            third_party.fail_for.clear()
+            never_switches(aws, third_party)
+            say("5/6 terraform destroy...")
             root.destroy()
         ready_made(aws)
     finally:

@@ -18,8 +18,12 @@ def test_demo_rotates_then_rolls_back_a_refused_hand_off():
     assert "secret access keys in the execution history: 0; secrets left: 0" in out
     assert "1 of 3 users not rotated: ci-publisher (HTTPError: HTTP Error 500" in out
     assert "terraform destroy" in out and "done in" in out
+    # A third party that keeps using its old key: the usage check removes the new key, keeps the old.
+    assert "4/6 next period, reporting's third party keeps calling AWS with its old key" in out
+    assert "reporting (NeverSwitched: " in out and "never switched: new key removed, the old key kept." in out
+    assert "still active: True" in out
     # A ready-made handler at work: the webhook received the new key, signed; the old key is gone.
-    assert "5/5 a ready-made handler: examples/handler-webhook" in out
+    assert "6/6 a ready-made handler: examples/handler-webhook" in out
     assert "run SUCCEEDED: the endpoint received key AKIA" in out and "old key AKIA" in out
     assert "deleted: True" in out
     # Not a terminal: no step-by-step progress.

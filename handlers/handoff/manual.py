@@ -5,7 +5,6 @@ fetches it."""
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from typing import Any
