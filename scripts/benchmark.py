@@ -152,21 +152,19 @@ CHILD_START = 1.0  # s per batch: starting a child execution and .sync:2 noticin
 # guide, "Configuring Lambda function memory"); a CPU second measured here is taken as a vCPU second.
 CPU_SCALE = 1769 / LAMBDA_MEMORY_MB
 MODEL_NOTE = (
-    "The modelled run length is a critical-path model, not this machine's wall time. Measured here, per "
-    "invocation: the CPU time of the function's handler (not the interpreter's start nor the imports; its "
-    "boto3 clients counted as created warm, their first creation counted in the instance's cold start), "
-    f"scaled by {CPU_SCALE:.1f}, Lambda's CPU share at {LAMBDA_MEMORY_MB} MB (one vCPU at 1,769 MB); and the "
-    "API calls it made, counted. Assumed, not measured: "
-    f"{API_LATENCY * 1000:.0f} ms per API call (in place of the emulator's loopback time; IAM answers in "
-    f"50-200 ms), {INVOKE * 1000:.0f} ms per Lambda invocation, {COLD_START:.0f} s per Lambda instance's "
-    f"init (once a run), {TRANSITION * 1000:.0f} ms per state transition and {CHILD_START:.0f} s per child "
-    "execution; the configured waits count in full. A batch's users run in max_concurrency slots taking "
-    "them in order (RotateKey, then HandOff, whose synchronous invocation of the handler adds the "
-    "handler's modelled duration); batches, clean-ups (max_concurrency threads sharing one function's CPU) "
-    "and every other state run one after another, as the state machines do. Before 2.0 and the reference "
-    "are modelled from the same per-user durations: before 2.0 each user held its slot through its own "
-    "wait and clean-up; the reference's starter starts one execution per user (an API call each, one after "
-    "another), then every user runs at once (IAM's rate limits ignored, in its favour)."
+    "The modelled run length is a critical-path model, not this machine's wall time: measured here are "
+    "each invocation's handler CPU time (imports excluded; boto3 clients counted as created warm, their "
+    f"first creation in the instance's cold start), scaled by {CPU_SCALE:.1f} for Lambda's CPU share at "
+    f"{LAMBDA_MEMORY_MB} MB (one vCPU at 1,769 MB), and the API calls it made, counted. Assumed, not "
+    f"measured: {API_LATENCY * 1000:.0f} ms per API call (in place of the emulator's loopback time; IAM "
+    f"answers in 50-200 ms), {INVOKE * 1000:.0f} ms per Lambda invocation, {COLD_START:.0f} s per Lambda "
+    f"instance's init once a run, {TRANSITION * 1000:.0f} ms per state transition, {CHILD_START:.0f} s per "
+    "child execution, and the configured waits in full. A batch's users run in max_concurrency slots "
+    "(RotateKey, then HandOff with the handler it invokes), while batches, clean-ups (max_concurrency "
+    "threads sharing one function's CPU) and every other state run one after another, as the state "
+    "machines do; before 2.0 and the reference use the same per-user durations, before 2.0 with each user "
+    "holding its slot through its own wait and clean-up, the reference with its starter's StartExecution "
+    "per user, one after another, then every user at once (IAM's rate limits ignored, in its favour)."
 )
 
 
