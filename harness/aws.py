@@ -87,6 +87,12 @@ class Invocation:
     ended: float = 0.0
     api_calls: list[str] = field(default_factory=list)
     api_targets: list[dict] = field(default_factory=list)  # what each call acted on
+    # The handler's own run (no interpreter start, no imports), its CPU time, of which creating boto3
+    # clients, and creating them again once warm (harness/lambda_runtime.py).
+    duration: float = 0.0
+    cpu_seconds: float = 0.0
+    client_cpu_seconds: float = 0.0
+    warm_client_cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -344,6 +350,7 @@ class EmulatedAws:
         hooked = self.lambda_hook(function.function_name, event) if self.lambda_hook else None
         calls: list[str] = []
         targets: list[dict] = []
+        timing = (0.0, 0.0, 0.0, 0.0)
         user = _username_of(event)
         if hooked is None and function.function_name.endswith("-rotate") and user in self.twins:
             self.twins.discard(user)
@@ -354,18 +361,29 @@ class EmulatedAws:
             result, errored = hooked
             logs = ""
         else:
-            result, errored, logs, calls, targets = self._run(function, event)
+            result, errored, logs, calls, targets, timing = self._run(function, event)
             if self.result_hook:
                 result = self.result_hook(function.function_name, event, result)
         with self._lock:
             self.invocations.append(
                 Invocation(
-                    function.function_name, event, result, errored, logs, started, time.time(), calls, targets
+                    function.function_name,
+                    event,
+                    result,
+                    errored,
+                    logs,
+                    started,
+                    time.time(),
+                    calls,
+                    targets,
+                    *timing,
                 )
             )
         return json.dumps(result), errored, logs
 
-    def _run(self, function: LambdaFunction, event: Any) -> tuple[Any, bool, str, list[str], list[dict]]:
+    def _run(
+        self, function: LambdaFunction, event: Any
+    ) -> tuple[Any, bool, str, list[str], list[dict], tuple[float, ...]]:
         code_dir = self._code_dir(function.code_bytes)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -401,7 +419,14 @@ class EmulatedAws:
             logs, _ = proc.communicate()
             message = f"Task timed out after {float(function.timeout):.2f} seconds"
             os.unlink(result_file)
-            return {"errorMessage": message, "errorType": "Sandbox.Timedout"}, True, logs, [], []
+            return (
+                {"errorMessage": message, "errorType": "Sandbox.Timedout"},
+                True,
+                logs,
+                [],
+                [],
+                (float(function.timeout), 0.0, 0.0, 0.0),
+            )
         finally:
             with self._lock:
                 self._running.pop(running, None)
@@ -409,10 +434,28 @@ class EmulatedAws:
             with open(result_file) as result_in:
                 written = json.load(result_in)
         except (OSError, ValueError):
-            return {"errorMessage": logs[-2000:], "errorType": "Runtime.ExitError"}, True, logs, [], []
+            return (
+                {"errorMessage": logs[-2000:], "errorType": "Runtime.ExitError"},
+                True,
+                logs,
+                [],
+                [],
+                (0.0,) * 4,
+            )
         finally:
             os.unlink(result_file)
-        return written["result"], proc.returncode != 0, logs, written["api_calls"], written["api_targets"]
+        timing = tuple(
+            written.get(key, 0.0)
+            for key in ("duration", "cpu_seconds", "client_cpu_seconds", "warm_client_cpu_seconds")
+        )
+        return (
+            written["result"],
+            proc.returncode != 0,
+            logs,
+            written["api_calls"],
+            written["api_targets"],
+            timing,
+        )
 
 
 def _terminal_errors_escape_states_all() -> None:

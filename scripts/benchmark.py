@@ -99,7 +99,7 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
     iam = aws.client("iam")
     for user in usernames:
         iam.create_access_key(UserName=user)
-    first = len(aws.invocations)
+    first, first_wait = len(aws.invocations), len(aws.waits)
     started = time.monotonic()
     (execution,) = aws.run_schedule(name, timeout=60 + 3 * n)
     run_seconds = time.monotonic() - started
@@ -115,6 +115,7 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
         1 for user in usernames if len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"]) == 1
     )
     transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
+    waited = aws.waits[first_wait:]
     # Waits on the critical path: the run's own (a batch never waits).
     waits = [e for e in history if e["type"] == "WaitStateEntered"]
     return {
@@ -129,7 +130,7 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
         "least privilege": least_privilege(aws, name, own),
         "run seconds": run_seconds,
         "critical waits": len(waits),
-        "modelled seconds": model(n, run_seconds, len(waits), own),
+        "modelled seconds": model(name, n, invocations, waited, transitions),
         "plan seconds": plan_seconds,
         "cost": cost_per_1000(
             transitions / n, len(own) / n, {a: c / n for a, c in calls.items()}, handler / n
@@ -139,22 +140,162 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
 
 
 # The defaults the benchmark's stack deploys with (tests/fixtures/bench): what the model assumes.
-CLEANUP_WAIT, MAX_CONCURRENCY = 300, 10
+CLEANUP_WAIT, MAX_CONCURRENCY, LAMBDA_MEMORY_MB = 300, 10, 128
+# The model's assumptions about AWS, none of them measured here (see model() and MODEL_NOTE).
+# s per AWS API call a function makes, in place of the emulator's loopback time: IAM answers in 50-200 ms.
+API_LATENCY = 0.1
+TRANSITION = 0.05  # s per state transition: Step Functions Standard's scheduling overhead
+INVOKE = 0.1  # s per Lambda invocation, warm (a Task state's, or HandOff's of the handler)
+COLD_START = 1.0  # s per Lambda instance, once per run: its init (Python runtime, imports of boto3)
+CHILD_START = 1.0  # s per batch: starting a child execution and .sync:2 noticing its end
+# Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB (AWS Lambda developer
+# guide, "Configuring Lambda function memory"); a CPU second measured here is taken as a vCPU second.
+CPU_SCALE = 1769 / LAMBDA_MEMORY_MB
+MODEL_NOTE = (
+    "The modelled run length is a critical-path model, not this machine's wall time: measured here are "
+    "each invocation's handler CPU time (imports excluded; boto3 clients counted as created warm, their "
+    f"first creation in the instance's cold start), scaled by {CPU_SCALE:.1f} for Lambda's CPU share at "
+    f"{LAMBDA_MEMORY_MB} MB (one vCPU at 1,769 MB), and the API calls it made, counted. Assumed, not "
+    f"measured: {API_LATENCY * 1000:.0f} ms per API call (in place of the emulator's loopback time; IAM "
+    f"answers in 50-200 ms), {INVOKE * 1000:.0f} ms per Lambda invocation, {COLD_START:.0f} s per Lambda "
+    f"instance's init once a run, {TRANSITION * 1000:.0f} ms per state transition, {CHILD_START:.0f} s per "
+    "child execution, and the configured waits in full. A batch's users run in max_concurrency slots "
+    "(RotateKey, then HandOff with the handler it invokes), while batches, clean-ups (max_concurrency "
+    "threads sharing one function's CPU) and every other state run one after another, as the state "
+    "machines do; before 2.0 and the reference use the same per-user durations, before 2.0 with each user "
+    "holding its slot through its own wait and clean-up, the reference with its starter's StartExecution "
+    "per user, one after another, then every user at once (IAM's rate limits ignored, in its favour)."
+)
 
 
-def model(n: int, run_seconds: float, waits: int, own: list) -> dict[str, float]:
-    """A run's length on AWS: the configured waits on its critical path plus the work measured here
-    (the run's wall time on the emulator, where waits are not slept, and Lambda functions start as
-    local processes). The same work, with the waits of one user after another in slots of
-    max_concurrency, is the design before 2.0; the reference runs every user at once, one user's
-    work (its functions' durations here) and one wait."""
-    per_user = {"rotate", "handoff", "cleanup"}
-    work = [i.ended - i.started for i in own if i.function_name.rsplit("-", 1)[-1] in per_user]
-    one_user = 3 * sum(work) / max(len(work), 1)
+def _suffix(invocation, name: str) -> str:
+    return invocation.function_name[len(name) + 1 :]
+
+
+def _cleaned(invocation) -> int:
+    """How many users a clean-up invocation took care of (its threads share them)."""
+    summary = invocation.event.get("batch", {}).get("summary", {})
+    return len(summary.get("handedOff", [])) + len(summary.get("uncertain", []))
+
+
+def lambda_seconds(invocation, parallelism: int = 1, nested: float = 0.0) -> float:
+    """One invocation's modelled duration on AWS, warm: the invoke; the CPU time it used here (its boto3
+    clients created warm) scaled to Lambda's CPU share; its API calls at API_LATENCY each (over
+    `parallelism` threads, which share the CPU); plus `nested`, the modelled duration of a function it
+    invoked synchronously."""
+    calls = sum(1 for call in invocation.api_calls if call != "lambda:Invoke")
+    cpu = invocation.cpu_seconds - invocation.client_cpu_seconds + invocation.warm_client_cpu_seconds
+    return INVOKE + CPU_SCALE * max(0.0, cpu) + API_LATENCY * calls / parallelism + nested
+
+
+def cold_seconds(invocation) -> float:
+    """What an instance's first invocation pays on top: the init (assumed) and its boto3 clients' first
+    creation (measured CPU time, scaled)."""
+    return COLD_START + CPU_SCALE * max(
+        0.0, invocation.client_cpu_seconds - invocation.warm_client_cpu_seconds
+    )
+
+
+def slots(tasks: list[tuple[float, float]], width: int) -> float:
+    """How long `width` slots take to run these (seconds warm, seconds more when cold) tasks, each taking
+    the first free slot in order, as a Map with MaxConcurrency does; a slot's first task runs cold."""
+    free = [0.0] * min(width, len(tasks))
+    for i, (warm, cold) in enumerate(tasks):
+        slot = free.index(min(free))
+        free[slot] += warm + (cold if i < len(free) else 0.0)
+    return max(free, default=0.0)
+
+
+def model(name: str, n: int, invocations: list, waits: list[int], transitions: int) -> dict[str, float]:
+    """A run's length on AWS at the defaults, along its critical path, from the durations measured here
+    and the workflow's shape (statemachine/*.asl.json), with MODEL_NOTE's assumptions.
+
+    This module: ListUsers; then each batch after the other (HandOffEachBatch's MaxConcurrency is 1): a
+    child execution's start, LoadUsers, the batch's users in max_concurrency slots (each RotateKey +
+    HandOff + their 2 transitions; a slot's first user pays the cold starts of RotateKey, HandOff and
+    the handler), Summarize; then the configured waits; then each batch's clean-up after the other
+    (CleanUpEachBatch's MaxConcurrency is 1; max_concurrency threads inside); then Report. Every other
+    state transition is counted once, on the critical path. Before 2.0: every user's RotateKey, HandOff,
+    Wait and its share of the clean-up in max_concurrency slots. The reference: its starter's StartExecution
+    per user, then the slowest user's RotateKey, handler, Wait and clean-up, every user at once."""
+    by_kind: dict[str, list] = {}
+    for i in invocations:
+        by_kind.setdefault(_suffix(i, name), []).append(i)
+    handler_of: dict[str, list] = {}
+    for i in by_kind.get("handler", []):
+        handler_of.setdefault(i.event.get("username"), []).append(i)
+
+    user_seconds: dict[str, float] = {}
+    user_cold: dict[str, float] = {}
+    for i in by_kind.get("rotate", []):
+        user = i.event["user"]["username"]
+        user_seconds[user] = user_seconds.get(user, 0.0) + lambda_seconds(i) + TRANSITION
+        user_cold.setdefault(user, 0.0)
+        user_cold[user] = max(user_cold[user], cold_seconds(i))
+    for i in by_kind.get("handoff", []):
+        user = i.event["user"]["username"]
+        nested = cold = 0.0
+        for call in i.api_calls:
+            if call == "lambda:Invoke":
+                handled = handler_of.get(user, [])
+                nested += API_LATENCY + (lambda_seconds(handled[0]) if handled else 0.0)
+                cold += cold_seconds(handled.pop(0)) if handled else 0.0
+        user_seconds[user] = user_seconds.get(user, 0.0) + lambda_seconds(i, nested=nested) + TRANSITION
+        user_cold[user] = user_cold.get(user, 0.0) + cold_seconds(i) + cold
+    per_user = [(seconds, user_cold.get(user, 0.0)) for user, seconds in user_seconds.items()]
+
+    listing = [i for i in by_kind.get("list-users", []) if "parameters" not in i.event]
+    loads = [i for i in by_kind.get("list-users", []) if "parameters" in i.event]
+    summaries = [i for i in by_kind.get("report", []) if "results" in i.event]
+    reports = [i for i in by_kind.get("report", []) if "results" not in i.event]
+    cleanups = [(i, max(1, min(MAX_CONCURRENCY, _cleaned(i)))) for i in by_kind.get("cleanup", [])]
+    # The first batch's slots start RotateKey's, HandOff's and the handler's instances; later batches,
+    # seconds apart, find them warm.
+    batches = sum(
+        CHILD_START
+        + lambda_seconds(load)
+        + slots(
+            [
+                (user_seconds.get(u, 0.0), user_cold.get(u, 0.0) if index == 0 else 0.0)
+                for u in load.event["usernames"]
+            ],
+            MAX_CONCURRENCY,
+        )
+        for index, load in enumerate(loads)
+    ) + sum(lambda_seconds(s) for s in summaries)
+    cleanup = sum(lambda_seconds(i, threads) for i, threads in cleanups)
+    # ListUsers, the first Summarize and the first clean-up start their functions' instances.
+    firsts = [kind[0] for kind in (listing, summaries or reports, [i for i, _ in cleanups]) if kind]
+    shared = (
+        sum(lambda_seconds(i) for i in listing + reports)
+        + (transitions - 2 * len(per_user)) * TRANSITION
+        + sum(cold_seconds(i) for i in firsts)
+    )
+    this_module = shared + batches + sum(waits) + cleanup
+
+    # A user's share of the threaded clean-ups' work, had it an invocation of its own as before 2.0.
+    cleanup_work = sum((lambda_seconds(i, threads) - INVOKE) * threads for i, threads in cleanups)
+    cleanup_per_user = INVOKE + cleanup_work / max(1, len(per_user))
+    before = slots(
+        [(s + CLEANUP_WAIT + 2 * TRANSITION + cleanup_per_user, cold) for s, cold in per_user],
+        MAX_CONCURRENCY,
+    )
+    # The reference: its starter (cold) starts an execution per user, then every user at once, cold.
+    slowest = max((s + cold for s, cold in per_user), default=0.0)
+    reference = (
+        COLD_START
+        + INVOKE
+        + n * API_LATENCY
+        + slowest
+        + CLEANUP_WAIT
+        + 2 * TRANSITION
+        + cleanup_per_user
+        + COLD_START
+    )
     return {
-        "this module": run_seconds + waits * CLEANUP_WAIT,
-        "before 2.0": run_seconds + -(-n // MAX_CONCURRENCY) * CLEANUP_WAIT,
-        "reference": one_user + CLEANUP_WAIT,
+        "this module": this_module,
+        "before 2.0": shared + before,
+        "reference": reference,
     }
 
 
@@ -194,7 +335,7 @@ def render(results: list[dict]) -> str:
             f"{-(-r['n'] // MAX_CONCURRENCY)}, one per {MAX_CONCURRENCY} users; the reference: 1).",
             "- Modelled run length on AWS at the defaults (5-minute wait, 10 users at a time): "
             + ", ".join(f"{k} {v / 60:.1f} min" for k, v in r["modelled seconds"].items())
-            + " (waits configured plus the work measured here).",
+            + " (a critical-path model: the durations measured here, AWS's latencies assumed; see above).",
             f"- History events of the largest execution: {r['history events']} (Standard limit 25,000), "
             f"over {r['executions']} executions (the run and a child per batch of users).",
             f"- Least privilege: {r['least privilege']['calls checked']} API calls checked against the deployed "
@@ -212,7 +353,7 @@ def header(command: str) -> str:
     return (
         "# Benchmarks\n\nProduced by `" + command + "` on a 2-core machine, on the emulated AWS "
         "(moto; Lambda functions run as local subprocesses; Wait states not slept). Counts are exact; "
-        "times are this machine's, not AWS's.\n\n" + SAFETY_COST + "\n\n"
+        "times are this machine's, not AWS's.\n\n" + SAFETY_COST + "\n\n" + MODEL_NOTE + "\n\n"
     )
 
 
