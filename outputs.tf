@@ -57,3 +57,13 @@ output "state_machine_role_arn" {
   description = "ARN of the IAM role of the rotation and batch state machines."
   value       = aws_iam_role.this["state-machine"].arn
 }
+
+output "member_role_name" {
+  description = "Name of the role the rotator assumes in each member account (users with account_id): modules/member-account creates it there from the same name and role_path inputs."
+  value       = local.member_role_name
+}
+
+output "member_role_arns" {
+  description = "ARN of the member role of each account other than this one whose users are listed, by account id. The rotator's functions may assume only these."
+  value       = { for account in local.member_accounts : account => format(local.member_role_arn, account) }
+}

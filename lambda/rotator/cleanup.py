@@ -24,6 +24,7 @@ from typing import Any, Tuple
 from botocore.exceptions import ClientError
 
 from rotator.common import (
+    MemberAccountUnreachableError,
     bind_event,
     capped,
     check_user_exists,
@@ -31,12 +32,14 @@ from rotator.common import (
     delete_keys,
     delete_secret,
     error_code,
+    iam_client,
     list_keys,
     log_event,
     logger,
     now,
     read_record,
     secret_name,
+    split_name,
 )
 from rotator.payloads import BatchSummary, Rotation
 from rotator.report import explain
@@ -117,14 +120,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return batch  # failed as a whole (none of its users was handed off), or already final
     summary: BatchSummary = batch["summary"]
     summary.setdefault("unconfirmed", [])
-    iam, secrets = client("iam"), client("secretsmanager")
+    secrets = client("secretsmanager")
     action = os.environ.get("OLD_KEY_ACTION", "delete")
     check = UsageCheck.of(event, batch)
     handed_off, uncertain = summary["handedOff"], summary["uncertain"]
     checked_at = now()
 
-    def clean_up(username: str) -> Outcome:
-        return _clean_up(iam, secrets, username, rotation, action, username in uncertain, check)
+    def clean_up(name: str) -> Outcome:
+        # Names of member accounts' users are "<account>/<username>".
+        account, username = split_name(name)
+        try:
+            iam = iam_client(account)
+        except MemberAccountUnreachableError as error:
+            return ("FAILED", capped(f"MemberAccountUnreachableError: {error}", 500), "both keys kept")
+        return _clean_up(iam, secrets, username, account, rotation, action, name in uncertain, check)
 
     # Bounded like the hand-offs: IAM's rate limits are per account.
     with ThreadPoolExecutor(max_workers=int(os.environ.get("MAX_CONCURRENCY", "10"))) as pool:
@@ -166,12 +175,13 @@ def _clean_up(
     iam: Any,
     secrets: Any,
     username: str,
+    account: str | None,
     rotation: Rotation,
     action: str,
     uncertain: bool,
     check: UsageCheck,
 ) -> Outcome:
-    name = secret_name(username)
+    name = secret_name(username, account)
     record = read_record(secrets, name)
     if record is None or record["Rotation"]["Id"] != rotation["id"]:
         # An earlier attempt of this step finished the user: the secret goes last.
