@@ -14,7 +14,7 @@ output "batch_state_machine_arn" {
 }
 
 output "secret_name_prefix" {
-  description = "Prefix of the name of every secret the module creates: one per user being rotated, <prefix><username> (a comma in a username becomes a slash)."
+  description = "Prefix of the name of every secret the module creates: one per user being rotated, <prefix><username> (a comma in a username becomes a slash); a member account's user's is <name>@<account>/<username>."
   value       = local.secret_name_prefix
 }
 

@@ -46,7 +46,7 @@ variable "users" {
 }
 
 variable "credentials_handler_arn" {
-  description = "ARN of the Lambda function invoked with each new key (event: username, secretName and, when set, metadata). It reads the secret and hands the key to the third party."
+  description = "ARN of the Lambda function invoked with each new key (event: username, accountId, secretName and, when set, metadata). It reads the secret and hands the key to the third party."
   type        = string
   nullable    = false
 
