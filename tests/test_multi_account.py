@@ -224,3 +224,13 @@ def test_on_demand_runs_name_the_account_when_the_username_is_ambiguous(aws, sta
 
     solo = run(aws, stack, runs, {"username": "solo"})  # listed in one account: no account needed
     assert solo["status"] == "SUCCEEDED", solo
+
+
+def test_the_staleness_check_fails_while_a_listed_account_cannot_be_reached(aws, stack):
+    """So that its alarm fires (a missing datapoint breaches): a member account's keys are never
+    left unwatched in silence."""
+    response = aws.client("lambda").invoke(FunctionName="multi-check", Payload=b"{}")
+    assert response.get("FunctionError")
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "MemberAccountUnreachableError"
+    assert f"Account {UNMANAGED} cannot be reached" in error["errorMessage"]
