@@ -1,5 +1,5 @@
 output "state_machine_arn" {
-  description = "ARN of the rotation state machine. Start it with input {} to rotate every user, or {\"username\": \"<name>\"} to rotate one user now."
+  description = "ARN of the rotation state machine. Start it with input {} to rotate every user, or {\"username\": \"<name>\"} to rotate one user now (with \"accountId\": \"<account>\" for a user of a member account, or a username listed in several accounts)."
   value       = aws_sfn_state_machine.this.arn
 }
 

@@ -9,7 +9,7 @@ import pytest
 
 from harness import accounts
 from harness.aws import ACCOUNT_ID
-from harness.iam_policy import allows, role_policies
+from harness.iam_policy import allows, least_privilege, role_policies
 from harness.terraform import TerraformRoot, provider_override
 
 MEMBER, UNMANAGED = "222222222222", "333333333333"
@@ -178,6 +178,14 @@ def test_calls_into_the_member_account_are_only_the_member_roles_on_its_listed_u
     # ListAccessKeys, CreateAccessKey (rotate); ListAccessKeys, GetAccessKeyLastUsed, DeleteAccessKey (clean-up).
     assert checked >= 5 and assumed >= 2
     assert keys(member_iam, "outsider") == {}
+    # In the rotator's account, as for any rotator: every other call allowed, none out of scope
+    # (another rotator's secrets and users list, a user not listed, the same role in another account).
+    if "multi-outsider" not in {u["UserName"] for u in aws.client("iam").list_users()["Users"]}:
+        aws.client("iam").create_user(UserName="multi-outsider")
+    own = [i for i in aws.invocations[first:] if not i.function_name.endswith("-handler")]
+    privilege = least_privilege(aws, "multi", own)
+    assert privilege["calls checked"] >= 10
+    assert privilege["denied"] == [] and privilege["out of scope but allowed"] == []
 
 
 def test_the_member_role_trusts_only_the_rotators_functions_and_touches_only_listed_users(aws, stack):
