@@ -10,6 +10,8 @@ from harness.aws import ACCOUNT_ID
 from harness.terraform import TerraformRoot, provider_override
 
 MEMBER = "444444444444"
+# Not the example's default "ci-deployer": examples/complete has one, in the same emulated account.
+USER = "multi-deployer"
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +26,7 @@ def stack(aws, third_party, tmp_path_factory):
             "lambda_runtime": "python3.8",
             "third_party_url": third_party.url,
             "member_admin_role_arn": f"arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole",
+            "username": USER,
         }
     )
     credentials = aws.client("sts").assume_role(
@@ -44,8 +47,8 @@ def test_one_run_rotates_the_user_of_each_account_and_hands_off_both(aws, stack,
     assert outputs["member_role_arn"] == f"arn:aws:iam::{MEMBER}:role/rotator-multi-member"
     own_iam = aws.client("iam")
     old = {
-        "own": own_iam.create_access_key(UserName="ci-deployer")["AccessKey"]["AccessKeyId"],
-        "member": member_iam.create_access_key(UserName="ci-deployer")["AccessKey"]["AccessKeyId"],
+        "own": own_iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"],
+        "member": member_iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"],
     }
     first = len(aws.invocations)
 
@@ -53,12 +56,12 @@ def test_one_run_rotates_the_user_of_each_account_and_hands_off_both(aws, stack,
 
     assert execution["status"] == "SUCCEEDED", execution
     report = json.loads(execution["output"])
-    assert sorted(report["rotated"]) == sorted(["ci-deployer", f"{MEMBER}/ci-deployer"])
+    assert sorted(report["rotated"]) == sorted([USER, f"{MEMBER}/{USER}"])
     new = {}
     for account, iam in [("own", own_iam), ("member", member_iam)]:
-        (new[account],) = iam.list_access_keys(UserName="ci-deployer")["AccessKeyMetadata"]
+        (new[account],) = iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
         assert new[account]["AccessKeyId"] != old[account] and new[account]["Status"] == "Active"
-    delivered = {d["AccessKeyId"]: d for d in third_party.deliveries if d["username"] == "ci-deployer"}
+    delivered = {d["AccessKeyId"]: d for d in third_party.deliveries if d["username"] == USER}
     assert set(delivered) >= {new["own"]["AccessKeyId"], new["member"]["AccessKeyId"]}
     assert delivered[new["member"]["AccessKeyId"]]["metadata"] == "env=prod"
     handler_events = [i.event for i in aws.invocations[first:] if i.function_name == "rotator-multi-handler"]

@@ -19,17 +19,17 @@ data "aws_caller_identity" "member" {
   provider = aws.member
 }
 
-# Demo users: one "ci-deployer" in each account. In your accounts these already exist.
+# Demo users: one of the same name in each account. In your accounts these already exist.
 resource "aws_iam_user" "rotator" {
   # checkov:skip=CKV_AWS_273: demo user standing in for the IAM users the module exists to rotate
-  name          = "ci-deployer"
+  name          = var.username
   force_destroy = true
 }
 
 resource "aws_iam_user" "member" {
   # checkov:skip=CKV_AWS_273: demo user standing in for the IAM users the module exists to rotate
   provider      = aws.member
-  name          = "ci-deployer"
+  name          = var.username
   force_destroy = true
 }
 

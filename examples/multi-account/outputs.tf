@@ -4,7 +4,7 @@ output "state_machine_arn" {
 }
 
 output "member_account_id" {
-  description = "The member account whose ci-deployer the rotator rotates."
+  description = "The member account whose demo user the rotator rotates."
   value       = data.aws_caller_identity.member.account_id
 }
 

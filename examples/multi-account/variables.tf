@@ -10,6 +10,12 @@ variable "name" {
   default     = "rotator-multi"
 }
 
+variable "username" {
+  description = "Name of the demo user created in each account (the same name: the rotator tells them apart by account)."
+  type        = string
+  default     = "ci-deployer"
+}
+
 variable "member_admin_role_arn" {
   description = "A role Terraform may assume in the member account to create the demo user and the member role there, such as arn:aws:iam::222222222222:role/OrganizationAccountAccessRole."
   type        = string
