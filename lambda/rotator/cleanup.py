@@ -182,6 +182,8 @@ def _clean_up(
     check: UsageCheck,
 ) -> Outcome:
     name = secret_name(username, account)
+    # A member account's user's keys are deleted there: say so in the commands the report gives.
+    there = "" if account is None else f", with credentials of account {account}"
     record = read_record(secrets, name)
     if record is None or record["Rotation"]["Id"] != rotation["id"]:
         # An earlier attempt of this step finished the user: the secret goes last.
@@ -209,7 +211,7 @@ def _clean_up(
             f"{', '.join(old_keys)} (old) and {new_key} (new)",
             "still in use: both kept. Find what still uses the old key, switch it to the new one, "
             f"then delete the old key (aws iam delete-access-key --user-name '{username}' "
-            "--access-key-id <old key id>)",
+            f"--access-key-id <old key id>{there})",
         )
     if old_used:
         # The third party never switched: the new key is the one nobody uses.
@@ -232,7 +234,7 @@ def _clean_up(
             "",
             f"the hand-off's outcome is unknown, so both keys were kept: {', '.join(old_keys) or '(none)'} "
             f"(old) and {new_key} (new). Ask the third party which key it uses, delete the other "
-            f"(aws iam delete-access-key --user-name '{username}' --access-key-id <key id>), then rotate "
+            f"(aws iam delete-access-key --user-name '{username}' --access-key-id <key id>{there}), then rotate "
             "again",
         )
     try:
