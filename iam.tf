@@ -46,7 +46,7 @@ locals {
     secret = {
       sid        = "RotatorSecrets"
       enabled    = true
-      resources  = [local.secrets_arn]
+      resources  = local.secrets_arns
       conditions = []
     }
     # Through Secrets Manager only, for the secrets' key.
@@ -61,6 +61,13 @@ locals {
       sid        = "InvokeCredentialsHandler"
       enabled    = true
       resources  = [var.credentials_handler_arn]
+      conditions = []
+    }
+    # Users of other accounts are reached through the role modules/member-account creates there.
+    sts = {
+      sid        = "AssumeMemberRoles"
+      enabled    = length(local.member_accounts) > 0
+      resources  = local.member_role_arns
       conditions = []
     }
     # PutMetricData supports no resource-level permissions: the namespace condition is the scope.
@@ -225,8 +232,10 @@ locals {
   # (IAM's default quota of managed policies per role). A user's policy is chosen by a hash of its
   # name, so adding or removing a user changes one policy per function.
   user_policy_count = 10
+  # Only this account's users: those of member accounts are named by their account's member role.
   user_policy_of = {
-    for username in keys(local.users) : username => parseint(substr(sha256(lower(username)), 0, 8), 16) % local.user_policy_count
+    for username, u in local.users : username => parseint(substr(sha256(lower(username)), 0, 8), 16) % local.user_policy_count
+    if u.account_id == null
   }
   user_policies = var.user_tag_key != null ? {} : merge([
     for function, f in local.functions : {
@@ -277,7 +286,7 @@ data "aws_iam_policy_document" "credentials_handler" {
   statement {
     sid       = "ReadRotatedCredentials"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [local.secrets_arn]
+    resources = local.secrets_arns
   }
 
   dynamic "statement" {

@@ -3,6 +3,7 @@ locals {
 
   # One function per workflow state, each with only the permissions its state needs: the actions it
   # may take on each kind of resource (<kind>_actions, granted as local.grants in iam.tf says).
+  # Those that act on users' keys (sts_actions) also reach member accounts' users.
   functions = {
     list-users = {
       handler            = "rotator.list_users.handler"
@@ -16,6 +17,7 @@ locals {
       states_actions     = []
       lambda_actions     = []
       cloudwatch_actions = []
+      sts_actions        = []
     }
     rotate = {
       handler     = "rotator.rotate.handler"
@@ -24,6 +26,7 @@ locals {
       timeout = local.rotate_timeout
       environment = merge(
         { SECRET_NAME_PREFIX = local.secret_name_prefix, KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds), ROTATOR_NAME = var.name },
+        local.member_environment,
         var.kms_key_arn == null ? {} : { KMS_KEY_ID = var.kms_key_arn },
         var.user_tag_key == null ? {} : { USER_TAG = "${var.user_tag_key}=${var.name}" },
       )
@@ -34,6 +37,7 @@ locals {
       states_actions     = ["states:DescribeExecution"]
       lambda_actions     = []
       cloudwatch_actions = []
+      sts_actions        = ["sts:AssumeRole"]
     }
     handoff = {
       handler     = "rotator.handoff.handler"
@@ -48,17 +52,18 @@ locals {
       states_actions     = []
       lambda_actions     = ["lambda:InvokeFunction"]
       cloudwatch_actions = []
+      sts_actions        = []
     }
     cleanup = {
       handler     = "rotator.cleanup.handler"
       description = "After the run's wait, checks which key each handed-off user's third party uses, deletes or deactivates the superseded access key, and deletes the secret."
       # A batch of 100 users, max_concurrency at a time, with IAM's throttling retried.
       timeout = 600
-      environment = {
+      environment = merge(local.member_environment, {
         OLD_KEY_ACTION   = var.old_key_action, SECRET_NAME_PREFIX = local.secret_name_prefix, MAX_CONCURRENCY = tostring(var.max_concurrency)
         USAGE_CHECK      = var.usage_check.enabled ? "on" : "off", USAGE_MARGIN_SECONDS = tostring(local.usage_seconds.margin)
         USAGE_MAX_ROUNDS = tostring(local.usage_rounds), KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds)
-      }
+      })
       # GetAccessKeyLastUsed names only the key; IAM authorizes it on the key's user.
       iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"]
       secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
@@ -67,12 +72,13 @@ locals {
       states_actions     = []
       lambda_actions     = []
       cloudwatch_actions = []
+      sts_actions        = ["sts:AssumeRole"]
     }
     rollback = {
       handler            = "rotator.rollback.handler"
       description        = "Deletes the key and secret of a rotation that did not hand its key off."
       timeout            = 60
-      environment        = { SECRET_NAME_PREFIX = local.secret_name_prefix }
+      environment        = merge(local.member_environment, { SECRET_NAME_PREFIX = local.secret_name_prefix })
       iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey"]
       secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
       kms_actions        = ["kms:Decrypt"]
@@ -80,6 +86,7 @@ locals {
       states_actions     = []
       lambda_actions     = []
       cloudwatch_actions = []
+      sts_actions        = ["sts:AssumeRole"]
     }
     report = {
       handler            = "rotator.report.handler"
@@ -93,6 +100,7 @@ locals {
       states_actions     = []
       lambda_actions     = []
       cloudwatch_actions = []
+      sts_actions        = []
     }
     # Not a workflow state: started by its own schedule (staleness.tf), for the staleness alarm.
     check = {
@@ -100,7 +108,7 @@ locals {
       description = "Publishes the age of the oldest active access key among the listed users, for the staleness alarm."
       # One ListAccessKeys call per user, one after another: 1,000 users well within this.
       timeout            = 300
-      environment        = { USERS_PARAMETER_PATH = local.users_parameter_path, METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name }
+      environment        = merge(local.member_environment, { USERS_PARAMETER_PATH = local.users_parameter_path, METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name })
       iam_actions        = ["iam:ListAccessKeys"]
       secret_actions     = []
       kms_actions        = []
@@ -108,6 +116,7 @@ locals {
       states_actions     = []
       lambda_actions     = []
       cloudwatch_actions = ["cloudwatch:PutMetricData"]
+      sts_actions        = ["sts:AssumeRole"]
     }
   }
 }

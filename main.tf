@@ -28,13 +28,43 @@ locals {
   # lowercased name (IAM names are case-insensitive) and holds the username itself. A user's item is
   # at most about 1,700 bytes (64-character name, 256 characters of metadata escaped), far below a
   # Standard parameter's 4,096. Metadata only where set, so a user without it costs no "null".
-  users = {
-    for u in var.users : u.username => {
-      id   = substr(sha256(lower(u.username)), 0, 32)
-      item = jsonencode(merge({ username = u.username }, u.metadata == null ? {} : { metadata = u.metadata }))
+  #
+  # A user of a member account (account_id set, and not this account's) is keyed "<account>/<username>"
+  # (IAM names never hold '/'), hashed with its account, and its item names the account: users of
+  # this account keep the keys, parameters and items they had before accounts existed.
+  listed_users = [
+    for u in var.users : {
+      username   = u.username
+      metadata   = u.metadata
+      account_id = u.account_id == local.account_id ? null : u.account_id
     }
+  ]
+  users_by_key = {
+    for u in local.listed_users : lower(u.account_id == null ? u.username : "${u.account_id}/${u.username}") => {
+      key = u.account_id == null ? u.username : "${u.account_id}/${u.username}"
+      id  = substr(sha256(u.account_id == null ? lower(u.username) : "${u.account_id}:${lower(u.username)}"), 0, 32)
+      item = jsonencode(merge(
+        { username = u.username },
+        u.account_id == null ? {} : { accountId = u.account_id },
+        u.metadata == null ? {} : { metadata = u.metadata },
+      ))
+      account_id = u.account_id
+    }...
   }
+  # Listed twice only by naming this account's id for a user also listed without it (the variable's
+  # validation catches the rest); the state machine's precondition names them.
+  duplicate_users      = [for key, group in local.users_by_key : group[0].key if length(group) > 1]
+  users                = { for key, group in local.users_by_key : group[0].key => group[0] }
   users_parameter_path = "/${var.name}/users"
+
+  # The accounts other than this one whose users are listed, and the role each has for the rotator
+  # (modules/member-account creates it; its name is derived from var.name the same way there).
+  member_accounts  = sort(distinct([for u in local.listed_users : u.account_id if u.account_id != null]))
+  member_role_name = "${var.name}-member"
+  member_role_arn  = "arn:${local.partition}:iam::%s:role${var.role_path}${local.member_role_name}"
+  member_role_arns = [for account in local.member_accounts : format(local.member_role_arn, account)]
+  # What the functions that reach member accounts are told (none, without member accounts).
+  member_environment = length(local.member_accounts) == 0 ? {} : { MEMBER_ROLE_ARN = format(local.member_role_arn, "{account}") }
 
   # Each child execution hands off a batch of users: about 100, a multiple of max_concurrency so
   # that no batch ends with a part-full wave.
@@ -69,8 +99,11 @@ locals {
 
   # ARNs are built rather than read from the resources, so that plans show every policy in full and
   # trust policies can name what assumes them without a dependency cycle.
-  arn_prefix          = "arn:${local.partition}:%s:${local.region}:${local.account_id}"
-  secrets_arn         = "${format(local.arn_prefix, "secretsmanager")}:secret:${local.secret_name_prefix}*"
+  arn_prefix  = "arn:${local.partition}:%s:${local.region}:${local.account_id}"
+  secrets_arn = "${format(local.arn_prefix, "secretsmanager")}:secret:${local.secret_name_prefix}*"
+  # Member users' secrets are named "<name>@<account>/<username>": no name of this account's users
+  # (under "<name>/"), nor of another instance's ('@' is not allowed in var.name), can be one.
+  secrets_arns        = concat([local.secrets_arn], length(local.member_accounts) == 0 ? [] : ["${format(local.arn_prefix, "secretsmanager")}:secret:${var.name}@*"])
   users_parameter_arn = "${format(local.arn_prefix, "ssm")}:parameter${local.users_parameter_path}"
   log_group_arn       = "${format(local.arn_prefix, "logs")}:log-group"
   function_arn        = "${format(local.arn_prefix, "lambda")}:function:${var.name}-%s"

@@ -1,5 +1,5 @@
 output "state_machine_arn" {
-  description = "ARN of the rotation state machine. Start it with input {} to rotate every user, or {\"username\": \"<name>\"} to rotate one user now."
+  description = "ARN of the rotation state machine. Start it with input {} to rotate every user, or {\"username\": \"<name>\"} to rotate one user now (with \"accountId\": \"<account>\" for a user of a member account, or a username listed in several accounts)."
   value       = aws_sfn_state_machine.this.arn
 }
 
@@ -14,7 +14,7 @@ output "batch_state_machine_arn" {
 }
 
 output "secret_name_prefix" {
-  description = "Prefix of the name of every secret the module creates: one per user being rotated, <prefix><username> (a comma in a username becomes a slash)."
+  description = "Prefix of the name of every secret the module creates: one per user being rotated, <prefix><username> (a comma in a username becomes a slash); a member account's user's is <name>@<account>/<username>."
   value       = local.secret_name_prefix
 }
 
@@ -61,4 +61,14 @@ output "function_log_group_names" {
 output "state_machine_role_arn" {
   description = "ARN of the IAM role of the rotation and batch state machines."
   value       = aws_iam_role.this["state-machine"].arn
+}
+
+output "member_role_name" {
+  description = "Name of the role the rotator assumes in each member account (users with account_id): modules/member-account creates it there from the same name and role_path inputs."
+  value       = local.member_role_name
+}
+
+output "member_role_arns" {
+  description = "ARN of the member role of each account other than this one whose users are listed, by account id. The rotator's functions may assume only these."
+  value       = { for account in local.member_accounts : account => format(local.member_role_arn, account) }
 }

@@ -69,6 +69,10 @@ resource "aws_sfn_state_machine" "this" {
 
   lifecycle {
     precondition {
+      condition     = length(local.duplicate_users) == 0
+      error_message = "users: each user may be listed once per account; listed both with account_id = \"${local.account_id}\" (this account) and without: ${join(", ", local.duplicate_users)}. Keep one of the two entries."
+    }
+    precondition {
       condition     = local.run_seconds < local.schedule_seconds
       error_message = local.acknowledged ? "handoff_timeout: a run of ${length(var.users)} users may take ${local.run_seconds} seconds (acknowledged hand-offs of max_concurrency = ${var.max_concurrency} users at a time, each waiting up to handoff_timeout \"${var.handoff_timeout}\" when nobody answers, then cleanup_wait_duration \"${var.cleanup_wait_duration}\" once), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Shorten handoff_timeout, lengthen schedule_duration, shorten cleanup_wait_duration or raise max_concurrency (at most 40)." : "users: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds (hand-offs of max_concurrency = ${var.max_concurrency} users at a time, about ${local.handoff_seconds} seconds each, then cleanup_wait_duration \"${var.cleanup_wait_duration}\" once), not less than schedule_duration \"${var.schedule_duration}\": runs would overlap. Lengthen schedule_duration, shorten cleanup_wait_duration or raise max_concurrency (at most 40)."
     }

@@ -11,10 +11,11 @@ variable "name" {
 }
 
 variable "users" {
-  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string (at most 256 characters) passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it not secret. At most 1000 users; beyond about 180, set `user_tag_key`."
+  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string (at most 256 characters) passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it not secret. `account_id` is the 12-digit AWS account the user is in; null (the default) or the rotator's own account: this account. A user in another account is reached through the role that modules/member-account creates there (see the README). At most 1000 users; beyond about 180, set `user_tag_key`."
   type = list(object({
-    username = string
-    metadata = optional(string)
+    username   = string
+    metadata   = optional(string)
+    account_id = optional(string)
   }))
   nullable = false
 
@@ -34,13 +35,18 @@ variable "users" {
   }
 
   validation {
-    condition     = length(distinct([for u in var.users : lower(u.username)])) == length(var.users)
-    error_message = "users: each user may be listed once (IAM user names are case-insensitive); listed more than once: ${join(", ", distinct([for u in var.users : u.username if length([for v in var.users : v if lower(v.username) == lower(u.username)]) > 1]))}."
+    condition     = alltrue([for u in var.users : u.account_id == null || can(regex("^[0-9]{12}$", u.account_id))])
+    error_message = "users: account_id must be an AWS account id, 12 digits such as \"222222222222\" (or null for the rotator's own account); these are not: ${join(", ", [for u in var.users : "${u.username} (${jsonencode(u.account_id)})" if u.account_id != null && !can(regex("^[0-9]{12}$", u.account_id))])}."
+  }
+
+  validation {
+    condition     = length(distinct([for u in var.users : "${coalesce(u.account_id, "-")}/${lower(u.username)}"])) == length(var.users)
+    error_message = "users: each user may be listed once per account (IAM user names are case-insensitive); listed more than once: ${join(", ", distinct([for u in var.users : "${u.username}${u.account_id == null ? "" : " in account ${u.account_id}"}" if length([for v in var.users : v if lower(v.username) == lower(u.username) && v.account_id == u.account_id]) > 1]))}."
   }
 }
 
 variable "credentials_handler_arn" {
-  description = "ARN of the Lambda function invoked with each new key (event: username, secretName and, when set, metadata). It reads the secret and hands the key to the third party."
+  description = "ARN of the Lambda function invoked with each new key (event: username, accountId, secretName and, when set, metadata). It reads the secret and hands the key to the third party."
   type        = string
   nullable    = false
 

@@ -121,6 +121,9 @@ class EmulatedAws:
     last_use_clock_offset: float = 0.0
     # Tests can shorten a task's TimeoutSeconds, which moto waits out for real: {configured: seconds}.
     task_timeouts: dict[int, int] = field(default_factory=dict)
+    # When set, AssumeRole refuses a missing role and a caller its trust policy does not name
+    # (harness/accounts.py; moto does neither).
+    assume_role_checked: bool = False
     _server: ThreadedMotoServer | None = None
     _code_dirs: dict[str, str] = field(default_factory=dict)
     _running: dict[tuple, subprocess.Popen] = field(default_factory=dict)
@@ -321,6 +324,9 @@ class EmulatedAws:
         _terminal_errors_escape_states_all()
         _date_last_uses_by(lambda: emulator.last_use_clock_offset)
         install_faults(emulator)
+        from harness import accounts
+
+        accounts.install(lambda: emulator.assume_role_checked)
 
     def crash(self, function_suffix: str, username: str) -> None:
         """Kills the running invocation of a function for a user, as a crashed runtime would die."""

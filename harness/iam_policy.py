@@ -99,6 +99,10 @@ class Requests:
             return [(action, f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{n}", {}) for n in names]
         if service == "stepfunctions":
             return [(action, target["executionArn"], {})]
+        if service == "sts":
+            # AssumeRole of a member account's role (issue 11); the calls made with its credentials
+            # are the member role's, checked against its policies by tests/test_multi_account.py.
+            return [(action, target["RoleArn"], {})]
         if service == "cloudwatch":
             # PutMetricData has no resource; its namespace is the condition key.
             return [(action, "*", {"cloudwatch:namespace": target["Namespace"]})]
@@ -119,6 +123,8 @@ def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:
         if role not in policies:
             policies[role] = role_policies(iam, role)
         for call, target in zip(invocation.api_calls, invocation.api_targets):
+            if "Signer" in target:
+                continue  # made in a member account, with its member role's credentials
             for action, resource, context in requests.of(call, target):
                 checked += 1
                 if not allows(policies[role], action, resource, context):
@@ -126,13 +132,18 @@ def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:
                 if action.startswith("iam:"):
                     elsewhere = (outsider, outsider_tags)
                 elif action.startswith("secretsmanager:"):
-                    elsewhere = (resource.replace(f":secret:{name}/", f":secret:{name}-other/"), {})
+                    other = resource.replace(f":secret:{name}/", f":secret:{name}-other/")
+                    # A member account's user's secret (issue 11): "<name>@<account>/<username>".
+                    elsewhere = (other.replace(f":secret:{name}@", f":secret:{name}-other@"), {})
                 elif action.startswith("lambda:"):
                     elsewhere = (resource.replace(f":function:{name}-", f":function:{name}-other-"), {})
                 elif action.startswith("ssm:"):
                     elsewhere = (f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{name}-other/users", {})
                 elif action.startswith("cloudwatch:"):
                     elsewhere = ("*", {"cloudwatch:namespace": "AWS/IAM"})
+                elif action.startswith("sts:"):
+                    # The same role in an account whose users are not listed.
+                    elsewhere = (f"arn:aws:iam::999999999999:role/{resource.rsplit('/', 1)[-1]}", {})
                 else:
                     elsewhere = (resource.replace(f":execution:{name}:", f":execution:{name}-other:"), {})
                 if allows(policies[role], action, *elsewhere):

@@ -12,6 +12,7 @@ it used (all threads), of those the CPU seconds spent creating boto3 clients, an
 same clients take to create again, warm.
 """
 
+import contextlib
 import importlib
 import json
 import logging
@@ -32,6 +33,7 @@ _TARGET_PARAMETERS = {
     "FunctionName",
     "Namespace",
     "AccessKeyId",
+    "RoleArn",
 }
 
 
@@ -69,6 +71,11 @@ def main() -> None:
     def counted(client, operation_name, api_params):
         calls.append(f"{client.meta.service_model.service_name}:{operation_name}")
         target = {k: v for k, v in api_params.items() if k in _TARGET_PARAMETERS}
+        credentials = client._request_signer._credentials
+        if credentials is not None and credentials.token:
+            # Signed with an assumed role's credentials (a member account): the harness tells
+            # which account by this key id.
+            target["Signer"] = credentials.access_key
         targets.append(target)
         response = make_api_call(client, operation_name, api_params)
         if "AccessKeyId" in target and "UserName" not in target and "UserName" in response:
@@ -97,7 +104,7 @@ def main() -> None:
 
     Session.create_client = timed
     event = json.load(sys.stdin)
-    started = ended = cpu_started = cpu_ended = None
+    started = ended = cpu_started = cpu_ended = 0.0
     try:
         module_name, function_name = handler_name.rsplit(".", 1)
         function = getattr(importlib.import_module(module_name), function_name)
@@ -123,10 +130,9 @@ def main() -> None:
     Session.create_client = create_client
     warm_started = time.process_time()
     for session, args, kwargs in created:
-        try:
+        # A measurement only: the invocation's outcome is already decided.
+        with contextlib.suppress(Exception):
             create_client(session, *args, **kwargs)
-        except Exception:  # noqa: BLE001 - a measurement only; the invocation's outcome is decided
-            pass
     warm_client_seconds = time.process_time() - warm_started
     with open(result_file, "w") as out:
         json.dump(
@@ -134,8 +140,8 @@ def main() -> None:
                 "result": result,
                 "api_calls": calls,
                 "api_targets": targets,
-                "duration": ended - started if started is not None else 0.0,
-                "cpu_seconds": cpu_ended - cpu_started if cpu_started is not None else 0.0,
+                "duration": ended - started,
+                "cpu_seconds": cpu_ended - cpu_started,
                 "client_cpu_seconds": sum(client_seconds),
                 "warm_client_cpu_seconds": warm_client_seconds,
             },

@@ -74,7 +74,8 @@ def test_a_confirmed_hand_off_completes_and_retires_the_old_key(aws, stack, thir
 
     invocation = handler_event(aws, "confirmed", since)
     event = invocation.event
-    assert set(event) == {"username", "secretName", "taskToken"} and event["secretName"] == "ack/confirmed"
+    assert set(event) == {"username", "secretName", "accountId", "taskToken"}
+    assert event["secretName"] == "ack/confirmed"
     new_id = third_party.latest("confirmed")["AccessKeyId"]
     # Delivered, not yet confirmed: the run waits, and nothing is cleaned up.
     time.sleep(3)

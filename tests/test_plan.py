@@ -105,8 +105,15 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
     }
     code = "".join(p.read_text() for p in (ROOT / "lambda" / "rotator").glob("*.py"))
     read = set(re.findall(r'(?:required_env\(|environ\.get\(|environ\[)"([A-Z_]+)"', code))
-    # KMS_KEY_ID is set only with kms_key_arn (see the KMS test), USER_TAG only with user_tag_key.
-    assert read == set().union(*planned.values()) | {"KMS_KEY_ID", "USER_TAG"}
+    # KMS_KEY_ID is set only with kms_key_arn (see the KMS test), USER_TAG only with user_tag_key,
+    # MEMBER_ROLE_ARN only with users of member accounts (tests/test_multi_account_plan.py);
+    # AWS_LAMBDA_FUNCTION_NAME by Lambda itself.
+    assert read == set().union(*planned.values()) | {
+        "KMS_KEY_ID",
+        "USER_TAG",
+        "MEMBER_ROLE_ARN",
+        "AWS_LAMBDA_FUNCTION_NAME",
+    }
 
 
 def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(default_plan):
@@ -492,7 +499,7 @@ BAD_INPUTS = [
     ),
     (
         {"users": [{"username": "homer"}, {"username": "HOMER"}]},
-        "users: each user may be listed once (IAM user names are case-insensitive); listed more than once: homer, HOMER",
+        "users: each user may be listed once per account (IAM user names are case-insensitive); listed more than once: homer, HOMER",
     ),
     (
         {"users": [{"username": "bad name"}, {"username": "a/b"}]},

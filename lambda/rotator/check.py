@@ -16,10 +16,12 @@ from rotator.common import (
     bind_event,
     client,
     error_code,
-    listed_usernames,
+    iam_client,
     log_event,
     logger,
     now,
+    qualified_name,
+    read_users_list,
     required_env,
 )
 
@@ -51,8 +53,25 @@ def oldest_active_key(iam: Any, usernames: list[str]) -> tuple[dict | None, list
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bind_event(event)
-    usernames = listed_usernames(client("ssm"), required_env("USERS_PARAMETER_PATH"))
-    oldest, missing = oldest_active_key(client("iam"), usernames)
+    users = [
+        user
+        for _, part in read_users_list(client("ssm"), required_env("USERS_PARAMETER_PATH"))
+        for user in part
+    ]
+    # Each account's users with its own IAM: a member account that cannot be reached fails the
+    # check (MemberAccountUnreachableError names it), so that the alarm fires.
+    by_account: dict[str | None, list[str]] = {}
+    for user in users:
+        by_account.setdefault(user.get("accountId"), []).append(user["username"])
+    oldest, missing = None, []
+    for account, usernames in by_account.items():
+        found, gone = oldest_active_key(iam_client(account), usernames)
+        missing += [qualified_name({"username": u, "accountId": account}) for u in gone]
+        if found is not None and (oldest is None or found["CreateDate"] < oldest["CreateDate"]):
+            oldest = {
+                **found,
+                "UserName": qualified_name({"username": found["UserName"], "accountId": account}),
+            }
     checked_at = now()
     # No active key anywhere: nothing is getting old.
     age = 0 if oldest is None else max(0, int((checked_at - oldest["CreateDate"]).total_seconds()))
@@ -72,7 +91,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "oldestKeyAgeSeconds": age,
         "username": oldest and oldest["UserName"],
         "accessKeyId": oldest and oldest["AccessKeyId"],
-        "users": len(usernames),
+        "users": len(users),
         "missingUsers": missing,
     }
     log_event(_log, "oldest active key", **result)

@@ -24,6 +24,7 @@ from typing import Any, Tuple
 from botocore.exceptions import ClientError
 
 from rotator.common import (
+    MemberAccountUnreachableError,
     bind_event,
     capped,
     check_user_exists,
@@ -31,12 +32,14 @@ from rotator.common import (
     delete_keys,
     delete_secret,
     error_code,
+    iam_client,
     list_keys,
     log_event,
     logger,
     now,
     read_record,
     secret_name,
+    split_name,
 )
 from rotator.payloads import BatchSummary, Rotation
 from rotator.report import explain
@@ -117,14 +120,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return batch  # failed as a whole (none of its users was handed off), or already final
     summary: BatchSummary = batch["summary"]
     summary.setdefault("unconfirmed", [])
-    iam, secrets = client("iam"), client("secretsmanager")
+    secrets = client("secretsmanager")
     action = os.environ.get("OLD_KEY_ACTION", "delete")
     check = UsageCheck.of(event, batch)
     handed_off, uncertain = summary["handedOff"], summary["uncertain"]
     checked_at = now()
 
-    def clean_up(username: str) -> Outcome:
-        return _clean_up(iam, secrets, username, rotation, action, username in uncertain, check)
+    def clean_up(name: str) -> Outcome:
+        # Names of member accounts' users are "<account>/<username>".
+        account, username = split_name(name)
+        try:
+            iam = iam_client(account)
+        except MemberAccountUnreachableError as error:
+            return ("FAILED", capped(f"MemberAccountUnreachableError: {error}", 500), "both keys kept")
+        return _clean_up(iam, secrets, username, account, rotation, action, name in uncertain, check)
 
     # Bounded like the hand-offs: IAM's rate limits are per account.
     with ThreadPoolExecutor(max_workers=int(os.environ.get("MAX_CONCURRENCY", "10"))) as pool:
@@ -166,12 +175,15 @@ def _clean_up(
     iam: Any,
     secrets: Any,
     username: str,
+    account: str | None,
     rotation: Rotation,
     action: str,
     uncertain: bool,
     check: UsageCheck,
 ) -> Outcome:
-    name = secret_name(username)
+    name = secret_name(username, account)
+    # A member account's user's keys are deleted there: say so in the commands the report gives.
+    there = "" if account is None else f", with credentials of account {account}"
     record = read_record(secrets, name)
     if record is None or record["Rotation"]["Id"] != rotation["id"]:
         # An earlier attempt of this step finished the user: the secret goes last.
@@ -199,7 +211,7 @@ def _clean_up(
             f"{', '.join(old_keys)} (old) and {new_key} (new)",
             "still in use: both kept. Find what still uses the old key, switch it to the new one, "
             f"then delete the old key (aws iam delete-access-key --user-name '{username}' "
-            "--access-key-id <old key id>)",
+            f"--access-key-id <old key id>{there})",
         )
     if old_used:
         # The third party never switched: the new key is the one nobody uses.
@@ -222,7 +234,7 @@ def _clean_up(
             "",
             f"the hand-off's outcome is unknown, so both keys were kept: {', '.join(old_keys) or '(none)'} "
             f"(old) and {new_key} (new). Ask the third party which key it uses, delete the other "
-            f"(aws iam delete-access-key --user-name '{username}' --access-key-id <key id>), then rotate "
+            f"(aws iam delete-access-key --user-name '{username}' --access-key-id <key id>{there}), then rotate "
             "again",
         )
     try:

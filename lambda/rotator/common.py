@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -102,10 +103,109 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def secret_name(username: str) -> str:
+def secret_name(username: str, account_id: str | None = None) -> str:
     """The user's secret, which is also its rotation lock. IAM names may hold ',' (not allowed in
-    secret names) but never '/' (allowed), so mapping one to the other keeps names distinct."""
-    return required_env("SECRET_NAME_PREFIX") + username.replace(",", "/")
+    secret names) but never '/' (allowed), so mapping one to the other keeps names distinct. A
+    member account's user's secret is "<name>@<account>/<username>": any secret-name character
+    can follow this account's prefix "<name>/", but '@' cannot follow the name itself (nor end
+    another instance's name), so the two never meet."""
+    prefix = required_env("SECRET_NAME_PREFIX")
+    if account_id is not None:
+        prefix = f"{prefix.rstrip('/')}@{account_id}/"
+    return prefix + username.replace(",", "/")
+
+
+# --- Users of member accounts ----------------------------------------------------------------
+# A user of another account than the rotator's is named "<account>/<username>" wherever the run
+# names users (batches, summaries, the report): IAM names never hold '/'. This account's users keep
+# their bare names.
+
+
+def qualified_name(user: dict[str, Any]) -> str:
+    account = user.get("accountId")
+    return f"{account}/{user['username']}" if account else str(user["username"])
+
+
+def split_name(name: str) -> tuple[str | None, str]:
+    """(account or None for this account, username) of a name as qualified_name writes it."""
+    account, _, username = name.rpartition("/")
+    return account or None, username
+
+
+def account_of_arn(arn: str) -> str:
+    return arn.split(":")[4]
+
+
+def member_account(user: dict[str, Any], rotation: dict[str, Any]) -> str | None:
+    """The user's account when it is not the rotator's own (whose id the run's ARN holds), else None."""
+    account = user.get("accountId")
+    return account if account and account != account_of_arn(rotation["executionArn"]) else None
+
+
+class MemberAccountUnreachableError(Exception):
+    """The rotator could not assume a member account's role: every user of that account fails
+    with this, the other accounts' users go on."""
+
+
+class UserNotInMemberRoleError(Exception):
+    pass
+
+
+_members: dict[str, tuple[Any, datetime]] = {}
+_members_lock = threading.Lock()
+
+
+def member_role_arn(account_id: str) -> str:
+    return required_env("MEMBER_ROLE_ARN").replace("{account}", account_id)
+
+
+def iam_client(account_id: str | None) -> Any:
+    """IAM of the rotator's account (None), or of a member account through its member role, assumed
+    once per account while its credentials last (a batch's users share them)."""
+    if account_id is None:
+        return client("iam")
+    with _members_lock:
+        cached = _members.get(account_id)
+        if cached is not None and cached[1] > now() + timedelta(minutes=5):
+            return cached[0]
+        role = member_role_arn(account_id)
+        try:
+            credentials = client("sts").assume_role(
+                RoleArn=role,
+                RoleSessionName=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "iam-credentials-rotator")[:64],
+            )["Credentials"]
+        except ClientError as error:
+            rotator = role.rsplit("/", 1)[-1][: -len("-member")]
+            raise MemberAccountUnreachableError(
+                f"Account {account_id} cannot be reached: assuming role {role} failed "
+                f"({error_code(error)}). Apply modules/member-account in account {account_id} with "
+                f'name = "{rotator}", rotator_account_id = "{_own_account()}" and the rotator\'s '
+                f"role_path, after the rotator (its trust policy names the rotator's roles). {error}"
+            ) from None
+        iam = client(
+            "iam",
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        _members[account_id] = (iam, credentials["Expiration"])
+        return iam
+
+
+def _own_account() -> str:
+    """Only for an error message: the account of the rotator's own credentials."""
+    try:
+        return str(client("sts").get_caller_identity()["Account"])
+    except ClientError:
+        return "<the rotator's account id>"
+
+
+def user_out_of_reach(account_id: str, username: str, error: ClientError) -> UserNotInMemberRoleError:
+    return UserNotInMemberRoleError(
+        f"User {username} of account {account_id} is out of the member role's reach "
+        f"({member_role_arn(account_id)}): add it to modules/member-account's usernames there "
+        f"(or tag it, with user_tag_key). {error}"
+    )
 
 
 def read_record(secrets: Any, name: str) -> dict | None:
@@ -201,6 +301,10 @@ class UserNotListedError(RotationError):
     pass
 
 
+class AmbiguousUserError(RotationError):
+    """An on-demand run names a user listed in several accounts without saying which."""
+
+
 class TwoActiveKeysError(RotationError):
     pass
 
@@ -279,8 +383,3 @@ def read_users_list(ssm: Any, path: str) -> list[tuple[str, list[dict]]]:
     for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
         parts += [users_of(p) for p in page["Parameters"]]
     return sorted(parts)
-
-
-def listed_usernames(ssm: Any, path: str) -> list[str]:
-    """Every username in the users list."""
-    return [user["username"] for _, users in read_users_list(ssm, path) for user in users]

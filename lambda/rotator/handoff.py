@@ -13,7 +13,16 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from rotator.common import bind_event, capped, client, error_code, log_event, logger, required_env
+from rotator.common import (
+    account_of_arn,
+    bind_event,
+    capped,
+    client,
+    error_code,
+    log_event,
+    logger,
+    required_env,
+)
 
 _log = logger(__name__)
 # One attempt per call: the workflow retries with backoff, and a lost response must not re-deliver
@@ -39,10 +48,11 @@ def _error(name: str, message: str) -> Exception:
 
 
 def handler_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The handler contract's event: the user, the secret to read, the user's metadata if set and,
-    in acknowledged mode, the task token that confirms or refuses the hand-off."""
+    """The handler contract's event: the user and its account, the secret to read, the user's metadata
+    if set and, in acknowledged mode, the task token that confirms or refuses the hand-off."""
     user = event["user"]
     handler_event = {"username": user["username"], "secretName": event["secretName"]}
+    handler_event["accountId"] = user.get("accountId") or account_of_arn(event["rotation"]["executionArn"])
     if user.get("metadata") is not None:
         handler_event["metadata"] = user["metadata"]
     if event.get("taskToken"):

@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from rotator.common import (
+    AmbiguousUserError,
     UserNotListedError,
+    account_of_arn,
     bind_event,
     client,
     log_event,
     logger,
+    qualified_name,
     read_users_list,
     required_env,
     users_of,
@@ -32,24 +35,36 @@ def _read_names(ssm: Any, names: list[str]) -> list[tuple[str, list[dict]]]:
     return sorted(parts)
 
 
-def _batches(parts: list[tuple[str, list[dict]]], wanted: str | None, size: int) -> list[dict]:
-    listed = [(name, user["username"]) for name, users in parts for user in users]
+def _batches(
+    parts: list[tuple[str, list[dict]]], wanted: str | None, wanted_account: str | None, size: int
+) -> list[dict]:
+    """Batches of users' names ("<account>/<username>" for a member account's user), each with the
+    parameters that hold them; only the wanted user (of the wanted account, if given) when asked."""
+    listed = [(name, user) for name, users in parts for user in users]
     # Once each: a user read twice (say, while `terraform apply` moves it between parameters) would
     # otherwise be rotated by two branches of one run at once. IAM names are case-insensitive.
-    unique: dict[str, tuple[str, str]] = {}
-    for name, username in listed:
-        unique.setdefault(username.lower(), (name, username))
-    listed = list(unique.values())
+    unique: dict[str, tuple[str, dict]] = {}
+    for name, user in listed:
+        unique.setdefault(qualified_name(user).lower(), (name, user))
+    chosen = list(unique.values())
+    if wanted_account is not None:
+        chosen = [(n, u) for n, u in chosen if u.get("accountId", "") == wanted_account]
     if wanted is not None:
         # IAM user names are case-insensitive.
-        listed = [(name, username) for name, username in listed if username.lower() == str(wanted).lower()]
+        chosen = [(n, u) for n, u in chosen if u["username"].lower() == str(wanted).lower()]
+        if len(chosen) > 1:
+            accounts = ", ".join(u.get("accountId") or "this account" for _, u in chosen)
+            raise AmbiguousUserError(
+                f"User {wanted!r} is listed in several accounts ({accounts}); start the run with "
+                f'{{"username": "{wanted}", "accountId": "<account id>"}} to rotate one of them.'
+            )
     batches = []
-    for start in range(0, len(listed), size):
-        chunk = listed[start : start + size]
+    for start in range(0, len(chosen), size):
+        chunk = chosen[start : start + size]
         batches.append(
             {
                 "parameters": sorted({name for name, _ in chunk}),
-                "usernames": [username for _, username in chunk],
+                "usernames": [qualified_name(user) for _, user in chunk],
             }
         )
     return batches
@@ -59,10 +74,16 @@ def list_batches(event: dict[str, Any]) -> dict[str, Any]:
     run_input = event.get("input") or {}
     path = required_env("USERS_PARAMETER_PATH")
     wanted = run_input.get("username")
-    batches = _batches(read_users_list(client("ssm"), path), wanted, int(required_env("BATCH_SIZE")))
+    # This account's users carry no account in the list: naming this account is naming none.
+    wanted_account = run_input.get("accountId")
+    if wanted_account is not None and str(wanted_account) == account_of_arn(event["executionArn"]):
+        wanted_account = ""  # this account's users, who carry none
+    parts = read_users_list(client("ssm"), path)
+    batches = _batches(parts, wanted, wanted_account, int(required_env("BATCH_SIZE")))
     if wanted is not None and not batches:
+        where = f" in account {run_input['accountId']}" if run_input.get("accountId") else ""
         raise UserNotListedError(
-            f"User {wanted!r} is not in the users list of this rotator "
+            f"User {wanted!r}{where} is not in the users list of this rotator "
             f"(SSM parameters under {path}); add it to the module's `users` input first."
         )
     rotation = {"id": event["executionName"], "executionArn": event["executionArn"]}
@@ -80,14 +101,14 @@ def list_batches(event: dict[str, Any]) -> dict[str, Any]:
 
 def load_users(event: dict[str, Any]) -> dict[str, Any]:
     by_name = {
-        user["username"]: user
+        qualified_name(user): user
         for _, users in _read_names(client("ssm"), event["parameters"])
         for user in users
     }
     users = [by_name[name] for name in dict.fromkeys(event["usernames"]) if name in by_name]
     # Removed from the list since the run started (a `terraform apply` in between): not rotated.
     unlisted = [name for name in event["usernames"] if name not in by_name]
-    log_event(_log, "batch loaded", usernames=[u["username"] for u in users], unlisted=unlisted)
+    log_event(_log, "batch loaded", usernames=[qualified_name(u) for u in users], unlisted=unlisted)
     return {"users": users, "unlisted": unlisted, "rotation": event["rotation"]}
 
 

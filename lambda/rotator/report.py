@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from rotator.common import RotationFailedError, bind_event, capped, log_event, logger, message_of
+from rotator.common import (
+    RotationFailedError,
+    bind_event,
+    capped,
+    log_event,
+    logger,
+    message_of,
+    qualified_name,
+)
 from rotator.payloads import BatchSummary, UserResult
 
 _log = logger(__name__)
@@ -55,11 +63,17 @@ def explain(summary: BatchSummary, username: str, why: str, action: str | None =
         summary["actions"][username] = action
 
 
-def summarize_batch(results: list[UserResult], unlisted: list[str]) -> BatchSummary:
-    """After the batch's hand-offs: who the clean-up takes over, who was skipped or failed, and why."""
+def summarize_batch(
+    results: list[UserResult], unlisted: list[str], users: list[dict] | None = None
+) -> BatchSummary:
+    """After the batch's hand-offs: who the clean-up takes over, who was skipped or failed, and why.
+    A Map state's results are in its items' order: each result's user, from the batch's users, names
+    a member account's user as "<account>/<username>"."""
     summary = new_summary(len(results) + len(unlisted))
-    for result in results:
-        status, username = result["status"], result["username"]
+    names = [qualified_name(u) for u in users] if users and len(users) == len(results) else None
+    for index, result in enumerate(results):
+        status = result["status"]
+        username = names[index] if names else result["username"]
         key = {"HANDED_OFF": "handedOff", "UNCERTAIN": "uncertain", "SKIPPED": "skipped"}.get(
             status, "failed"
         )
@@ -145,4 +159,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bind_event(event)
     if "batches" in event:
         return report_run(event["batches"])
-    return dict(summarize_batch(event["results"], event.get("unlisted") or []))
+    return dict(summarize_batch(event["results"], event.get("unlisted") or [], event.get("users")))

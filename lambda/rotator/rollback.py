@@ -13,9 +13,11 @@ from rotator.common import (
     client,
     delete_keys,
     delete_secret,
+    iam_client,
     keys_created_by,
     log_event,
     logger,
+    member_account,
     message_of,
     read_record,
     secret_name,
@@ -27,11 +29,14 @@ _log = logger(__name__)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bind_event(event)
     username, rotation = event["user"]["username"], event["rotation"]
-    iam, secrets = client("iam"), client("secretsmanager")
-    name = secret_name(username)
+    account = member_account(event["user"], rotation)
+    secrets = client("secretsmanager")
+    name = secret_name(username, account)
     record = read_record(secrets, name)
     deleted: list[str] = []
     if record is not None and record["Rotation"]["Id"] == rotation["id"]:
+        # Only then: a member account that cannot be reached took no lock, and has nothing to undo.
+        iam = iam_client(account)
         deleted = keys_created_by(iam, username, record)
         delete_keys(iam, username, deleted)
         delete_secret(secrets, name)

@@ -33,13 +33,16 @@ from rotator.common import (
     delete_keys,
     deleted_on,
     error_code,
+    iam_client,
     keys_created_by,
     list_keys,
     log_event,
     logger,
+    member_account,
     now,
     read_record,
     secret_name,
+    user_out_of_reach,
 )
 
 _log = logger(__name__)
@@ -59,10 +62,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bind_event(event)
     user, rotation = event["user"], event["rotation"]
     username = user["username"]
-    iam, secrets = client("iam"), client("secretsmanager")
-    name = secret_name(username)
+    # A user of a member account is reached through its member role; its secret stays here.
+    account = member_account(user, rotation)
+    iam, secrets = iam_client(account), client("secretsmanager")
+    name = secret_name(username, account)
     attempt = _attempt(context)
-    keys = _keys_in_reach(iam, username)
+    keys = _keys_in_reach(iam, username, account)
     refusal = _refusal(username, rotation, keys)
     if refusal is not None:
         # Refused before taking the lock (nothing to undo), unless a rotation holds it: another one
@@ -83,7 +88,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         record, keys = _resume(iam, secrets, name, username, record, attempt, previous_died)
     if "AccessKeyId" not in record:
         _create(iam, secrets, name, username, record, keys, attempt)
-    _verify(username, record["AccessKeyId"], record["SecretAccessKey"])
+    _verify(username, record["AccessKeyId"], record["SecretAccessKey"], account)
     # A twin attempt may have replaced the key meanwhile: hand off only what the secret holds now.
     held = read_record(secrets, name)
     if held is None or held.get("AccessKeyId") != record["AccessKeyId"]:
@@ -106,18 +111,21 @@ def _attempt(context: Any) -> dict[str, str]:
     return {"Id": context.aws_request_id, "At": started.isoformat(), "Deadline": deadline.isoformat()}
 
 
-def _keys_in_reach(iam: Any, username: str) -> list[dict]:
+def _keys_in_reach(iam: Any, username: str, account: str | None) -> list[dict]:
     """The user's keys; the first call on the user, so a user out of the rotator's reach fails here,
     before anything is created."""
     try:
         return list_keys(iam, username)
     except ClientError as error:
         tag = os.environ.get("USER_TAG")
-        if error_code(error) != "AccessDenied" or not tag:
+        if error_code(error) != "AccessDenied" or not (tag or account):
             raise
+        if not tag:
+            raise user_out_of_reach(str(account), username, error) from error
         key, _, value = tag.partition("=")
+        where = f" (in account {account})" if account else ""
         raise UserNotTaggedError(
-            f"User {username} is out of this rotator's reach: tag it {key} = {value} (user_tag_key). {error}"
+            f"User {username}{where} is out of this rotator's reach: tag it {key} = {value} (user_tag_key). {error}"
         ) from error
 
 
@@ -298,7 +306,7 @@ def _refusal(username: str, rotation: dict, keys: list[dict]) -> RotationError |
     return None
 
 
-def _verify(username: str, access_key_id: str, secret_access_key: str) -> None:
+def _verify(username: str, access_key_id: str, secret_access_key: str, account: str | None) -> None:
     """Waits until AWS accepts the new key (IAM takes seconds to propagate it), up to a bound."""
     timeout = float(os.environ.get("KEY_VERIFICATION_TIMEOUT_SECONDS", "60"))
     sts = client("sts", aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key)
@@ -317,7 +325,8 @@ def _verify(username: str, access_key_id: str, secret_access_key: str) -> None:
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 10.0)
-    if not arn.lower().endswith("/" + username.lower()):
+    # A member account's key must authenticate in that account (its ARN's fifth field).
+    if not arn.lower().endswith("/" + username.lower()) or (account and arn.split(":")[4] != account):
         raise KeyNotUsableError(
             f"The new key {access_key_id} authenticates as {arn}, not as user {username}."
         )

@@ -36,7 +36,11 @@ def test_user_without_a_key_gets_one_stored_in_its_secret(iam, secrets, context)
     # The secret goes to Secrets Manager only, never into the state's output.
     assert stored["SecretAccessKey"] not in all_text(result)
     assert "SecretAccessKey" not in all_text(result)
-    assert handoff.handler_event(result) == {"username": "ned", "secretName": "rotator/ned"}
+    assert handoff.handler_event(result) == {
+        "username": "ned",
+        "secretName": "rotator/ned",
+        "accountId": "123456789012",  # the rotator's own, from the run's ARN
+    }
 
 
 def test_existing_active_key_is_kept_and_reported_as_old(iam, secrets, context):
@@ -52,6 +56,7 @@ def test_existing_active_key_is_kept_and_reported_as_old(iam, secrets, context):
     assert acknowledged == {
         "username": "homer",
         "secretName": "rotator/homer",
+        "accountId": "123456789012",
         "metadata": "m",
         "taskToken": "token-1",
     }
@@ -249,7 +254,7 @@ def test_a_user_out_of_reach_is_refused_naming_the_tag_before_anything_is_create
             made.list_access_keys = denied
         return made
 
-    monkeypatch.setattr(rotate, "client", denying_client)
+    monkeypatch.setattr(common, "client", denying_client)  # iam_client's
     with pytest.raises(
         UserNotTaggedError, match="User lisa is out of this rotator's reach: tag it rotated-by = rotator"
     ):

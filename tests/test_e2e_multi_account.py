@@ -1,0 +1,77 @@
+"""End to end: `terraform apply` of examples/multi-account on the emulated AWS (the member account
+reached through an assumed role, as moto keeps accounts apart), then one real run through the real
+state machine rotating the user of each account."""
+
+import json
+
+import pytest
+
+from harness.aws import ACCOUNT_ID
+from harness.terraform import TerraformRoot, provider_override
+
+MEMBER = "444444444444"
+# Not the example's default "ci-deployer": examples/complete has one, in the same emulated account.
+USER = "multi-deployer"
+
+
+@pytest.fixture(scope="module")
+def stack(aws, third_party, tmp_path_factory):
+    root = TerraformRoot("examples/multi-account", tmp_path_factory.mktemp("multi-account"), aws.endpoint)
+    member = provider_override(aws.endpoint).replace(
+        'provider "aws" {', 'provider "aws" {\n  alias = "member"', 1
+    )
+    (root.dir / "member_override.tf").write_text(member)
+    outputs = root.apply(
+        {
+            "lambda_runtime": "python3.8",
+            "third_party_url": third_party.url,
+            "member_admin_role_arn": f"arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole",
+            "username": USER,
+        }
+    )
+    credentials = aws.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole", RoleSessionName="test-admin"
+    )["Credentials"]
+    member_iam = aws.client(
+        "iam",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    return root, outputs, member_iam
+
+
+def test_one_run_rotates_the_user_of_each_account_and_hands_off_both(aws, stack, third_party):
+    root, outputs, member_iam = stack
+    assert outputs["member_account_id"] == MEMBER
+    assert outputs["member_role_arn"] == f"arn:aws:iam::{MEMBER}:role/rotator-multi-member"
+    own_iam = aws.client("iam")
+    old = {
+        "own": own_iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"],
+        "member": member_iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"],
+    }
+    first = len(aws.invocations)
+
+    execution = aws.run_execution(outputs["state_machine_arn"], {})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    report = json.loads(execution["output"])
+    assert sorted(report["rotated"]) == sorted([USER, f"{MEMBER}/{USER}"])
+    new = {}
+    for account, iam in [("own", own_iam), ("member", member_iam)]:
+        (new[account],) = iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
+        assert new[account]["AccessKeyId"] != old[account] and new[account]["Status"] == "Active"
+    delivered = {d["AccessKeyId"]: d for d in third_party.deliveries if d["username"] == USER}
+    assert set(delivered) >= {new["own"]["AccessKeyId"], new["member"]["AccessKeyId"]}
+    assert delivered[new["member"]["AccessKeyId"]]["metadata"] == "env=prod"
+    handler_events = [i.event for i in aws.invocations[first:] if i.function_name == "rotator-multi-handler"]
+    assert sorted(e["accountId"] for e in handler_events) == sorted([ACCOUNT_ID, MEMBER])
+    # No secret left, none in the history, the logs, the state or the outputs.
+    names = [s["Name"] for s in aws.client("secretsmanager").list_secrets()["SecretList"]]
+    assert [n for n in names if n.startswith(("rotator-multi/", "rotator-multi@"))] == []
+    history = json.dumps(aws.history(execution["executionArn"]), default=str)
+    logs = "\n".join(i.logs for i in aws.invocations[first:])
+    state = root.state_json() + json.dumps(root.outputs())
+    for key in new.values():
+        secret = delivered[key["AccessKeyId"]]["SecretAccessKey"]
+        assert secret not in history and secret not in logs and secret not in state

@@ -1,0 +1,244 @@
+"""Users in member accounts (issue 11), end to end on the emulated AWS with three accounts: the
+rotator's, 222222222222 (modules/member-account applied) and 333333333333 (not applied). moto keeps
+accounts apart by the credentials of an assumed role; harness/accounts.py makes AssumeRole refuse a
+missing role and a caller the trust policy does not name, as AWS does (tests/README.md)."""
+
+import json
+
+import pytest
+
+from harness import accounts
+from harness.aws import ACCOUNT_ID
+from harness.iam_policy import allows, least_privilege, role_policies
+from harness.terraform import TerraformRoot, provider_override
+
+MEMBER, UNMANAGED = "222222222222", "333333333333"
+ALL = ["ci", "solo", f"{MEMBER}/ci", f"{MEMBER}/pathed", f"{UNMANAGED}/ci"]
+
+
+def member_override(endpoint: str) -> str:
+    """The member account's provider, pointed at the emulated AWS like the default one."""
+    return provider_override(endpoint).replace('provider "aws" {', 'provider "aws" {\n  alias = "member"', 1)
+
+
+@pytest.fixture(scope="module")
+def stack(aws, third_party, tmp_path_factory):
+    root = TerraformRoot("tests/fixtures/multi", tmp_path_factory.mktemp("multi"), aws.endpoint)
+    (root.dir / "member_override.tf").write_text(member_override(aws.endpoint))
+    outputs = root.apply({"third_party_url": third_party.url})
+    # An administrator's view of the member account (assumed before AssumeRole is checked: moto has
+    # no such admin role).
+    credentials = aws.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{MEMBER}:role/admin", RoleSessionName="test-admin"
+    )["Credentials"]
+    member_iam = aws.client(
+        "iam",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    aws.assume_role_checked = True
+    yield root, outputs, member_iam
+    aws.assume_role_checked = False
+
+
+@pytest.fixture
+def runs(aws, stack, third_party):
+    """Each case: no secret access key in any history or log, no secret of this rotator left."""
+    third_party.reset()
+    first_invocation = len(aws.invocations)
+    executions = []
+    yield executions
+    secrets = aws.client("secretsmanager").list_secrets()["SecretList"]
+    assert [s["Name"] for s in secrets if s["Name"].startswith(("multi/", "multi@"))] == []
+    logs = "\n".join(i.logs for i in aws.invocations[first_invocation:])
+    histories = "".join(json.dumps(aws.history(arn), default=str) for arn in executions)
+    root = stack[0]
+    state = root.state_json() + json.dumps(root.outputs())
+    for secret in aws.issued_secrets + [d["SecretAccessKey"] for d in third_party.deliveries]:
+        assert secret not in logs and secret not in histories and secret not in state
+
+
+def keys(iam, username):
+    return {
+        k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
+    }
+
+
+def fresh_key(iam, username):
+    """The user's one key before the rotation."""
+    for key_id in keys(iam, username):
+        iam.delete_access_key(UserName=username, AccessKeyId=key_id)
+    return iam.create_access_key(UserName=username)["AccessKey"]["AccessKeyId"]
+
+
+def run(aws, stack, runs, payload):
+    execution = aws.run_execution(stack[1]["state_machine_arn"], payload)
+    runs.append(execution["executionArn"])
+    return execution
+
+
+def invocations_since(aws, first, suffix):
+    return [i for i in aws.invocations[first:] if i.function_name == f"multi-{suffix}"]
+
+
+def test_the_same_username_in_two_accounts_is_rotated_independently_and_a_missing_role_fails_only_its_account(
+    aws, stack, third_party, runs
+):
+    _, outputs, member_iam = stack
+    own_iam = aws.client("iam")
+    old_own, old_member = fresh_key(own_iam, "ci"), fresh_key(member_iam, "ci")
+    first = len(aws.invocations)
+
+    execution = run(aws, stack, runs, {})
+
+    # The unmanaged account's user fails, naming the account, the role and the fix; nobody else does.
+    assert execution["status"] == "FAILED" and execution["error"] == "RotationFailedError", execution
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert cause.startswith(f"1 of 5 users not rotated: {UNMANAGED}/ci (MemberAccountUnreachableError: ")
+    assert (
+        f"Account {UNMANAGED} cannot be reached: assuming role arn:aws:iam::{UNMANAGED}:role/multi-member "
+        f'failed (AccessDenied). Apply modules/member-account in account {UNMANAGED} with name = "multi", '
+        f'rotator_account_id = "{ACCOUNT_ID}"'
+    ) in cause
+    (report,) = invocations_since(aws, first, "report")[-1:]
+    (batch,) = report.event["batches"]
+    assert sorted(batch["rotated"]) == sorted(["ci", "solo", f"{MEMBER}/ci", f"{MEMBER}/pathed"])
+    assert batch["failed"] == [f"{UNMANAGED}/ci"]
+
+    # Each account's ci has one new key, in its own IAM, handed off to the third party.
+    (new_own,) = keys(own_iam, "ci")
+    (new_member,) = keys(member_iam, "ci")
+    assert new_own != old_own and new_member != old_member and new_own != new_member
+    assert new_member not in keys(own_iam, "ci") and new_own not in keys(member_iam, "ci")
+    delivered = {d["AccessKeyId"]: d for d in third_party.deliveries if d["username"] == "ci"}
+    assert set(delivered) == {new_own, new_member}
+    assert delivered[new_member]["metadata"] == "env=prod" and delivered[new_own]["metadata"] is None
+    for key_id, account in [(new_own, ACCOUNT_ID), (new_member, MEMBER)]:
+        caller = aws.client(
+            "sts", aws_access_key_id=key_id, aws_secret_access_key=delivered[key_id]["SecretAccessKey"]
+        ).get_caller_identity()
+        assert caller["Arn"] == f"arn:aws:iam::{account}:user/ci"
+    (new_pathed,) = keys(member_iam, "pathed")  # a member user with an IAM path
+
+    # The handler's events name each user's account, and its secret (two secrets for two users ci).
+    events = {
+        (e["accountId"], e["username"]): e
+        for e in (i.event for i in invocations_since(aws, first, "handler"))
+    }
+    assert set(events) == {(ACCOUNT_ID, "ci"), (ACCOUNT_ID, "solo"), (MEMBER, "ci"), (MEMBER, "pathed")}
+    assert events[(ACCOUNT_ID, "ci")]["secretName"] == "multi/ci"
+    assert events[(MEMBER, "ci")]["secretName"] == f"multi@{MEMBER}/ci"
+    assert events[(MEMBER, "ci")]["metadata"] == "env=prod"
+
+    # The unmanaged account's failure rolled back nothing else; the rotator never reached it.
+    rollbacks = invocations_since(aws, first, "rollback")
+    assert [r.event["user"] for r in rollbacks] == [{"username": "ci", "accountId": UNMANAGED}]
+    assert rollbacks[0].result["status"] == "FAILED"
+
+
+def test_calls_into_the_member_account_are_only_the_member_roles_on_its_listed_users(
+    aws, stack, third_party, runs
+):
+    """Least privilege in the member account: every call signed with the member role's credentials
+    is allowed by the role's deployed policy, on a listed user of that account, and would be denied
+    on an unlisted one; the rotator's own roles may assume only the member roles."""
+    _, outputs, member_iam = stack
+    fresh_key(member_iam, "ci")
+    first = len(aws.invocations)
+
+    execution = run(aws, stack, runs, {"username": "ci", "accountId": MEMBER})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    member_policies = role_policies(member_iam, "multi-member")
+    user_arn = f"arn:aws:iam::{MEMBER}:user/%s"
+    checked, assumed = 0, 0
+    for invocation in aws.invocations[first:]:
+        own_policies = None
+        for call, target in zip(invocation.api_calls, invocation.api_targets):
+            if call == "sts:AssumeRole":
+                own_policies = own_policies or role_policies(aws.client("iam"), invocation.function_name)
+                assert allows(own_policies, "sts:AssumeRole", target["RoleArn"]), (
+                    invocation.function_name,
+                    target,
+                )
+                assert not allows(own_policies, "sts:AssumeRole", f"arn:aws:iam::{UNMANAGED}:role/admin")
+                assumed += 1
+                continue
+            if "Signer" not in target:
+                continue
+            assert accounts.account_of(target["Signer"]) == MEMBER
+            assert call.startswith("iam:"), call
+            action = "iam:" + call.split(":")[1]
+            assert target.get("UserName") == "ci", (call, target)
+            assert allows(member_policies, action, user_arn % "ci"), action
+            assert not allows(member_policies, action, user_arn % "outsider"), action
+            assert not allows(member_policies, action, f"arn:aws:iam::{ACCOUNT_ID}:user/ci"), action
+            checked += 1
+    # ListAccessKeys, CreateAccessKey (rotate); ListAccessKeys, GetAccessKeyLastUsed, DeleteAccessKey (clean-up).
+    assert checked >= 5 and assumed >= 2
+    assert keys(member_iam, "outsider") == {}
+    # In the rotator's account, as for any rotator: every other call allowed, none out of scope
+    # (another rotator's secrets and users list, a user not listed, the same role in another account).
+    if "multi-outsider" not in {u["UserName"] for u in aws.client("iam").list_users()["Users"]}:
+        aws.client("iam").create_user(UserName="multi-outsider")
+    own = [i for i in aws.invocations[first:] if not i.function_name.endswith("-handler")]
+    privilege = least_privilege(aws, "multi", own)
+    assert privilege["calls checked"] >= 10
+    assert privilege["denied"] == [] and privilege["out of scope but allowed"] == []
+
+
+def test_the_member_role_trusts_only_the_rotators_functions_and_touches_only_listed_users(aws, stack):
+    _, outputs, member_iam = stack
+    role = member_iam.get_role(RoleName="multi-member")["Role"]
+    assert role["Arn"] == outputs["member_role_arn"] == outputs["member_role_arns"][MEMBER]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    rotator_role = f"arn:aws:iam::{ACCOUNT_ID}:role/multi-%s"
+    for function in ["rotate", "rollback", "cleanup", "check"]:
+        assert accounts.trusts(trust, rotator_role % function, ACCOUNT_ID)
+    # Not the rotator's other roles, nor a role of the same name in another account.
+    for function in ["handoff", "list-users", "report", "state-machine"]:
+        assert not accounts.trusts(trust, rotator_role % function, ACCOUNT_ID)
+    assert not accounts.trusts(trust, f"arn:aws:iam::{UNMANAGED}:role/multi-rotate", UNMANAGED)
+    # And AssumeRole (checked by the harness as AWS does) agrees: the hand-off function is refused.
+    sts = aws.client("sts")
+    with pytest.raises(sts.exceptions.ClientError, match="AccessDenied"):
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="multi-handoff")
+    assert sts.assume_role(RoleArn=role["Arn"], RoleSessionName="multi-rotate")["Credentials"]
+    policies = role_policies(member_iam, "multi-member")
+    for user, allowed in [("ci", True), ("team/pathed", True), ("outsider", False)]:
+        for action in ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"]:
+            assert allows(policies, action, f"arn:aws:iam::{MEMBER}:user/{user}") is allowed, (user, action)
+
+
+def test_on_demand_runs_name_the_account_when_the_username_is_ambiguous(aws, stack, third_party, runs):
+    _, outputs, member_iam = stack
+    own_iam = aws.client("iam")
+    before_own, before_member = keys(own_iam, "ci"), keys(member_iam, "ci")
+
+    ambiguous = run(aws, stack, runs, {"username": "ci"})
+
+    assert ambiguous["status"] == "FAILED" and ambiguous["error"] == "AmbiguousUserError"
+    assert (
+        f"User 'ci' is listed in several accounts (this account, {MEMBER}, {UNMANAGED}); start the run with "
+        '{"username": "ci", "accountId": "<account id>"} to rotate one of them.'
+    ) == json.loads(ambiguous["cause"])["errorMessage"]
+    assert keys(own_iam, "ci") == before_own and keys(member_iam, "ci") == before_member
+
+    own = run(aws, stack, runs, {"username": "ci", "accountId": ACCOUNT_ID})
+    assert own["status"] == "SUCCEEDED", own
+    assert keys(member_iam, "ci") == before_member and set(keys(own_iam, "ci")) != set(before_own)
+
+    solo = run(aws, stack, runs, {"username": "solo"})  # listed in one account: no account needed
+    assert solo["status"] == "SUCCEEDED", solo
+
+
+def test_the_staleness_check_fails_while_a_listed_account_cannot_be_reached(aws, stack):
+    """So that its alarm fires (a missing datapoint breaches): a member account's keys are never
+    left unwatched in silence."""
+    response = aws.client("lambda").invoke(FunctionName="multi-check", Payload=b"{}")
+    assert response.get("FunctionError")
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "MemberAccountUnreachableError"
+    assert f"Account {UNMANAGED} cannot be reached" in error["errorMessage"]
