@@ -12,6 +12,7 @@ it used (all threads), of those the CPU seconds spent creating boto3 clients, an
 same clients take to create again, warm.
 """
 
+import contextlib
 import importlib
 import json
 import logging
@@ -97,7 +98,8 @@ def main() -> None:
 
     Session.create_client = timed
     event = json.load(sys.stdin)
-    started = ended = cpu_started = cpu_ended = None
+    # Zero when the function failed to import: that invocation's handler never ran.
+    started = ended = cpu_started = cpu_ended = 0.0
     try:
         module_name, function_name = handler_name.rsplit(".", 1)
         function = getattr(importlib.import_module(module_name), function_name)
@@ -123,10 +125,9 @@ def main() -> None:
     Session.create_client = create_client
     warm_started = time.process_time()
     for session, args, kwargs in created:
-        try:
+        # A measurement only: the invocation's outcome is already decided.
+        with contextlib.suppress(Exception):
             create_client(session, *args, **kwargs)
-        except Exception:  # noqa: BLE001 - a measurement only; the invocation's outcome is decided
-            pass
     warm_client_seconds = time.process_time() - warm_started
     with open(result_file, "w") as out:
         json.dump(
@@ -134,8 +135,8 @@ def main() -> None:
                 "result": result,
                 "api_calls": calls,
                 "api_targets": targets,
-                "duration": ended - started if started is not None else 0.0,
-                "cpu_seconds": cpu_ended - cpu_started if cpu_started is not None else 0.0,
+                "duration": ended - started,
+                "cpu_seconds": cpu_ended - cpu_started,
                 "client_cpu_seconds": sum(client_seconds),
                 "warm_client_cpu_seconds": warm_client_seconds,
             },
