@@ -33,7 +33,6 @@ _TARGET_PARAMETERS = {
     "FunctionName",
     "Namespace",
     "AccessKeyId",
-    "RoleArn",
 }
 
 
@@ -71,11 +70,6 @@ def main() -> None:
     def counted(client, operation_name, api_params):
         calls.append(f"{client.meta.service_model.service_name}:{operation_name}")
         target = {k: v for k, v in api_params.items() if k in _TARGET_PARAMETERS}
-        credentials = client._request_signer._credentials
-        if credentials is not None and credentials.token:
-            # Signed with an assumed role's credentials (a member account): the harness tells
-            # which account by this key id.
-            target["Signer"] = credentials.access_key
         targets.append(target)
         response = make_api_call(client, operation_name, api_params)
         if "AccessKeyId" in target and "UserName" not in target and "UserName" in response:
@@ -104,6 +98,7 @@ def main() -> None:
 
     Session.create_client = timed
     event = json.load(sys.stdin)
+    # Zero when the function failed to import: that invocation's handler never ran.
     started = ended = cpu_started = cpu_ended = 0.0
     try:
         module_name, function_name = handler_name.rsplit(".", 1)
