@@ -131,6 +131,22 @@ def test_the_same_username_in_two_accounts_is_rotated_independently_and_a_missin
     assert events[(MEMBER, "ci")]["secretName"] == f"multi@{MEMBER}/ci"
     assert events[(MEMBER, "ci")]["metadata"] == "env=prod"
 
+    # The cross-account hop's cost (README, Cost): one AssumeRole per member user's RotateKey, none
+    # for this account's users; one per account in each batch's clean-up.
+    assumes = {}
+    for i in invocations_since(aws, first, "rotate"):
+        user = i.event["user"]
+        assumes[(user.get("accountId") or ACCOUNT_ID, user["username"])] = i.api_calls.count("sts:AssumeRole")
+    assert assumes == {
+        (ACCOUNT_ID, "ci"): 0,
+        (ACCOUNT_ID, "solo"): 0,
+        (MEMBER, "ci"): 1,
+        (MEMBER, "pathed"): 1,
+        (UNMANAGED, "ci"): 1,  # refused: the user fails there
+    }
+    (cleanup,) = invocations_since(aws, first, "cleanup")
+    assert cleanup.api_calls.count("sts:AssumeRole") == 1  # the member account, for both its users
+
     # The unmanaged account's failure rolled back nothing else; the rotator never reached it.
     rollbacks = invocations_since(aws, first, "rollback")
     assert [r.event["user"] for r in rollbacks] == [{"username": "ci", "accountId": UNMANAGED}]
