@@ -200,6 +200,7 @@ ROOTS = [
     "tests/fixtures/staleness",
     "tests/fixtures/handlers",
     "tests/fixtures/handler_inputs",
+    "tests/fixtures/member_plan",
 ]
 
 
