@@ -33,6 +33,7 @@ _TARGET_PARAMETERS = {
     "FunctionName",
     "Namespace",
     "AccessKeyId",
+    "RoleArn",
 }
 
 
@@ -70,6 +71,11 @@ def main() -> None:
     def counted(client, operation_name, api_params):
         calls.append(f"{client.meta.service_model.service_name}:{operation_name}")
         target = {k: v for k, v in api_params.items() if k in _TARGET_PARAMETERS}
+        credentials = client._request_signer._credentials
+        if credentials is not None and credentials.token:
+            # Signed with an assumed role's credentials (a member account): the harness tells
+            # which account by this key id.
+            target["Signer"] = credentials.access_key
         targets.append(target)
         response = make_api_call(client, operation_name, api_params)
         if "AccessKeyId" in target and "UserName" not in target and "UserName" in response:

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from harness import accounts
 from harness.aws import ACCOUNT_ID
+from harness.iam_policy import allows, role_policies
 from harness.terraform import TerraformRoot, provider_override
 
 MEMBER = "444444444444"
@@ -75,3 +77,20 @@ def test_one_run_rotates_the_user_of_each_account_and_hands_off_both(aws, stack,
     for key in new.values():
         secret = delivered[key["AccessKeyId"]]["SecretAccessKey"]
         assert secret not in history and secret not in logs and secret not in state
+    # By tag: every call made in the member account is one its role allows on the user because of
+    # the user's tag, and would be denied on a user without it.
+    policies = role_policies(member_iam, "rotator-multi-member")
+    user_arn, tagged = f"arn:aws:iam::{MEMBER}:user/{USER}", {"iam:ResourceTag/rotated-by": "rotator-multi"}
+    member_calls = [
+        (call, target)
+        for i in aws.invocations[first:]
+        for call, target in zip(i.api_calls, i.api_targets)
+        if "Signer" in target and accounts.account_of(target["Signer"]) == MEMBER
+    ]
+    assert {call for call, _ in member_calls} >= {"iam:CreateAccessKey", "iam:DeleteAccessKey"}
+    for call, target in member_calls:
+        action = "iam:" + call.split(":")[1]
+        assert target.get("UserName") == USER, (call, target)
+        assert allows(policies, action, user_arn, tagged), action
+        assert not allows(policies, action, user_arn, {"iam:ResourceTag/rotated-by": "someone-else"}), action
+        assert not allows(policies, action, user_arn, {}), action

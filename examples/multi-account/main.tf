@@ -31,6 +31,8 @@ resource "aws_iam_user" "member" {
   provider      = aws.member
   name          = var.username
   force_destroy = true
+  # The member role reaches the users tagged for this rotator (user_tag_key below), whatever their number.
+  tags = { rotated-by = var.name }
 }
 
 module "rotator" {
@@ -56,8 +58,8 @@ module "rotator_member" {
   providers = { aws = aws.member }
 
   rotator_account_id = data.aws_caller_identity.rotator.account_id
-  name               = var.name # the rotator's name
-  usernames          = [aws_iam_user.member.name]
+  name               = var.name     # the rotator's name
+  user_tag_key       = "rotated-by" # or usernames = [...], the users by name
 
   depends_on = [module.rotator]
 }
