@@ -5,6 +5,8 @@ runs, and counts from the execution history and the emulated Lambda runtime: sta
 the module's own Lambda invocations, AWS API calls by action, history events; it times the run on
 the emulator and `terraform plan`; and it prices 1,000 rotations at list prices. The reference
 design's figures are derived from its described behaviour (../shared/reference-design.md).
+With --members it measures instead the cross-account hop: the same usernames in the rotator's account
+and in a member account (tests/fixtures/bench_members), API calls per user of each.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from harness.aws import EmulatedAws
 from harness.iam_policy import least_privilege
-from harness.terraform import ROOT, TerraformRoot
+from harness.terraform import ROOT, TerraformRoot, provider_override
 
 # us-east-1 list prices, as published on the AWS pricing pages (read 2026-11-27).
 PRICES = {
@@ -349,6 +351,72 @@ def render(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+MEMBER_ACCOUNT = "555555555555"
+MEMBERS_START, MEMBERS_END = "<!-- members -->", "<!-- /members -->"
+
+
+def measure_members(aws: EmulatedAws, n: int, workdir: Path) -> dict:
+    """The cross-account hop's cost: the same n usernames in the rotator's account and in a member
+    account (tests/fixtures/bench_members), rotated in one run; API calls per user of each account."""
+    name = f"benchm{n}"
+    usernames = [f"{name}-u{i:03d}" for i in range(n)]
+    root = TerraformRoot("tests/fixtures/bench_members", workdir, aws.endpoint)
+    member = provider_override(aws.endpoint).replace(
+        'provider "aws" {', 'provider "aws" {\n  alias = "member"', 1
+    )
+    (root.dir / "member_override.tf").write_text(member)
+    root.apply({"name": name, "usernames": usernames, "member_account_id": MEMBER_ACCOUNT})
+    credentials = aws.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{MEMBER_ACCOUNT}:role/admin", RoleSessionName="benchmark-admin"
+    )["Credentials"]
+    member_iam = aws.client(
+        "iam",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    for iam in (aws.client("iam"), member_iam):
+        for user in usernames:
+            iam.create_access_key(UserName=user)
+    first = len(aws.invocations)
+    (execution,) = aws.run_schedule(name, timeout=120 + 6 * n)
+    own = [
+        i
+        for i in aws.invocations[first:]
+        if i.function_name.startswith(f"{name}-") and not i.function_name.endswith("-handler")
+    ]
+    calls: dict[str, Counter] = {"own": Counter(), "member": Counter()}
+    for i in own:
+        user = i.event.get("user") if isinstance(i.event, dict) else None
+        if isinstance(user, dict):  # a user's own state: RotateKey, HandOff, RollBack
+            calls["member" if user.get("accountId") else "own"].update(i.api_calls)
+    cleanups = [i for i in own if i.function_name.endswith("-cleanup")]
+    return {
+        "n": n,
+        "status": execution["status"],
+        "per user": {account: {k: v / n for k, v in sorted(c.items())} for account, c in calls.items()},
+        "clean-up AssumeRole per batch": sum(i.api_calls.count("sts:AssumeRole") for i in cleanups)
+        / max(len(cleanups), 1),
+    }
+
+
+def render_members(result: dict) -> str:
+    own, member = result["per user"]["own"], result["per user"]["member"]
+    extra = {k: member.get(k, 0) - own.get(k, 0) for k in sorted(set(own) | set(member))}
+    extra = {k: v for k, v in extra.items() if v}
+    return (
+        f"{MEMBERS_START}\n## Users in a member account\n\n"
+        f"Produced by `scripts/benchmark --members {result['n']}`: {result['n']} usernames in the rotator's "
+        f"account and the same in a member account (modules/member-account, by tag), one run "
+        f"({result['status']}). A user's own states (RotateKey, HandOff) make {sum(own.values()):.2f} API "
+        f"calls per user of the rotator's account and {sum(member.values()):.2f} per member user: "
+        + ", ".join(f"{v:+.2f} {k}" for k, v in extra.items())
+        + f" per user (RotateKey assumes the member role once per invocation: AssumeRole is free). Each "
+        f"batch's clean-up assumes it {result['clean-up AssumeRole per batch']:.2f} times (once per "
+        f"member account).\n{MEMBERS_END}"
+    )
+
+
 def header(command: str) -> str:
     return (
         "# Benchmarks\n\nProduced by `" + command + "` on a 2-core machine, on the emulated AWS "
@@ -359,6 +427,24 @@ def header(command: str) -> str:
 
 def main(argv: list[str]) -> int:
     write = "--write" in argv
+    docs = ROOT / "docs" / "benchmarks.md"
+    if "--members" in argv:
+        n = next((int(a) for a in argv if a.isdigit()), 10)
+        aws = EmulatedAws().start()
+        try:
+            with tempfile.TemporaryDirectory(prefix="bench-members-") as workdir:
+                result = measure_members(aws, n, Path(workdir))
+        finally:
+            aws.stop()
+        section = render_members(result)
+        print(section)
+        if write:
+            text = docs.read_text()
+            if MEMBERS_START in text:
+                text = text[: text.index(MEMBERS_START)] + text[text.index(MEMBERS_END) + len(MEMBERS_END) :]
+            docs.write_text(text.rstrip("\n") + "\n\n" + section + "\n")
+        print(json.dumps(result), file=sys.stderr)
+        return 0 if result["status"] == "SUCCEEDED" else 1
     sizes = [int(a) for a in argv if a.isdigit()] or [10, 100, 1000]
     aws = EmulatedAws().start()
     results = []
@@ -373,7 +459,10 @@ def main(argv: list[str]) -> int:
     print(report)
     if write:
         command = "scripts/benchmark " + " ".join(str(n) for n in sizes)
-        (ROOT / "docs" / "benchmarks.md").write_text(header(command) + report + "\n")
+        # The cross-account section is measured apart (--members): keep it.
+        text = docs.read_text() if docs.exists() else ""
+        kept = text[text.index(MEMBERS_START) :] if MEMBERS_START in text else ""
+        docs.write_text(header(command) + report + "\n" + ("\n" + kept if kept else ""))
     print(json.dumps([{k: v for k, v in r.items() if k != "outputs"} for r in results]), file=sys.stderr)
     return 0 if all("error" not in r and r["status"] == "SUCCEEDED" for r in results) else 1
 

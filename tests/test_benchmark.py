@@ -44,3 +44,23 @@ def test_benchmark_at_ten_users_meets_the_per_user_targets():
     # LoadUsers reads; the run's two pages of the users list.
     assert privilege["calls checked"] == 12 * n + 2
     assert privilege["denied"] == [] and privilege["out of scope but allowed"] == []
+
+
+def test_a_member_accounts_users_cost_one_assume_role_more_each():
+    """Issue 11: the cross-account hop, measured by the benchmark command (`--members`)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.benchmark", "--members", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stderr.strip().splitlines()[-1])
+    own, member = result["per user"]["own"], result["per user"]["member"]
+    assert {k: member.get(k, 0) - own.get(k, 0) for k in set(own) | set(member)} == {
+        **dict.fromkeys(own, 0),
+        "sts:AssumeRole": 1,
+    }
+    assert result["clean-up AssumeRole per batch"] == 1
+    assert "+1.00 sts:AssumeRole per user" in proc.stdout

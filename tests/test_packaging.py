@@ -201,6 +201,7 @@ ROOTS = [
     "tests/fixtures/handlers",
     "tests/fixtures/handler_inputs",
     "tests/fixtures/member_plan",
+    "tests/fixtures/bench_members",
 ]
 
 
