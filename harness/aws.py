@@ -177,6 +177,18 @@ class EmulatedAws:
             aws_secret_access_key=credentials.get("aws_secret_access_key", "testing"),
         )
 
+    def admin_client(self, service: str, role_arn: str) -> Any:
+        """A client acting in another account, as its administrator: moto keeps accounts apart by
+        the credentials of an assumed role (and needs no such role to exist)."""
+        credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="test-admin")[
+            "Credentials"
+        ]
+        return self.client(
+            service,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+        )
+
     def access_keys(self, username: str) -> dict[str, str]:
         """The user's access keys: id -> status."""
         keys = self.client("iam").list_access_keys(UserName=username)["AccessKeyMetadata"]

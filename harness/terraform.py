@@ -38,10 +38,12 @@ def terraform_env() -> dict[str, str]:
     }
 
 
-def provider_override(endpoint: str, region: str = "us-east-1") -> str:
+def provider_override(endpoint: str, region: str = "us-east-1", alias: str | None = None) -> str:
+    """The override pointing a root module's AWS provider (or its provider `alias`) at the emulator."""
     endpoints = "\n".join(f'    {service} = "{endpoint}"' for service in _SERVICES)
+    aliased = f'\n  alias                       = "{alias}"' if alias else ""
     return f"""# Written by the test harness: points the AWS provider at the emulated AWS.
-provider "aws" {{
+provider "aws" {{{aliased}
   region                      = "{region}"
   access_key                  = "testing"
   secret_key                  = "testing"

@@ -361,20 +361,9 @@ def measure_members(aws: EmulatedAws, n: int, workdir: Path) -> dict:
     name = f"benchm{n}"
     usernames = [f"{name}-u{i:03d}" for i in range(n)]
     root = TerraformRoot("tests/fixtures/bench_members", workdir, aws.endpoint)
-    member = provider_override(aws.endpoint).replace(
-        'provider "aws" {', 'provider "aws" {\n  alias = "member"', 1
-    )
-    (root.dir / "member_override.tf").write_text(member)
+    (root.dir / "member_override.tf").write_text(provider_override(aws.endpoint, alias="member"))
     root.apply({"name": name, "usernames": usernames, "member_account_id": MEMBER_ACCOUNT})
-    credentials = aws.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{MEMBER_ACCOUNT}:role/admin", RoleSessionName="benchmark-admin"
-    )["Credentials"]
-    member_iam = aws.client(
-        "iam",
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    member_iam = aws.admin_client("iam", f"arn:aws:iam::{MEMBER_ACCOUNT}:role/admin")
     for iam in (aws.client("iam"), member_iam):
         for user in usernames:
             iam.create_access_key(UserName=user)

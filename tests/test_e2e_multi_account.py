@@ -19,10 +19,7 @@ USER = "multi-deployer"
 @pytest.fixture(scope="module")
 def stack(aws, third_party, tmp_path_factory):
     root = TerraformRoot("examples/multi-account", tmp_path_factory.mktemp("multi-account"), aws.endpoint)
-    member = provider_override(aws.endpoint).replace(
-        'provider "aws" {', 'provider "aws" {\n  alias = "member"', 1
-    )
-    (root.dir / "member_override.tf").write_text(member)
+    (root.dir / "member_override.tf").write_text(provider_override(aws.endpoint, alias="member"))
     outputs = root.apply(
         {
             "lambda_runtime": "python3.8",
@@ -31,15 +28,7 @@ def stack(aws, third_party, tmp_path_factory):
             "username": USER,
         }
     )
-    credentials = aws.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole", RoleSessionName="test-admin"
-    )["Credentials"]
-    member_iam = aws.client(
-        "iam",
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    member_iam = aws.admin_client("iam", f"arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole")
     return root, outputs, member_iam
 
 

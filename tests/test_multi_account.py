@@ -16,27 +16,14 @@ MEMBER, UNMANAGED = "222222222222", "333333333333"
 ALL = ["ci", "solo", f"{MEMBER}/ci", f"{MEMBER}/pathed", f"{UNMANAGED}/ci"]
 
 
-def member_override(endpoint: str) -> str:
-    """The member account's provider, pointed at the emulated AWS like the default one."""
-    return provider_override(endpoint).replace('provider "aws" {', 'provider "aws" {\n  alias = "member"', 1)
-
-
 @pytest.fixture(scope="module")
 def stack(aws, third_party, tmp_path_factory):
     root = TerraformRoot("tests/fixtures/multi", tmp_path_factory.mktemp("multi"), aws.endpoint)
-    (root.dir / "member_override.tf").write_text(member_override(aws.endpoint))
+    (root.dir / "member_override.tf").write_text(provider_override(aws.endpoint, alias="member"))
     outputs = root.apply({"third_party_url": third_party.url})
     # An administrator's view of the member account (assumed before AssumeRole is checked: moto has
     # no such admin role).
-    credentials = aws.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{MEMBER}:role/admin", RoleSessionName="test-admin"
-    )["Credentials"]
-    member_iam = aws.client(
-        "iam",
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    member_iam = aws.admin_client("iam", f"arn:aws:iam::{MEMBER}:role/admin")
     aws.assume_role_checked = True
     yield root, outputs, member_iam
     aws.assume_role_checked = False
