@@ -43,6 +43,14 @@ locals {
       resources  = [format(local.user_arn, "*")]
       conditions = var.user_tag_key == null ? [] : [{ test = "StringEquals", variable = "iam:ResourceTag/${var.user_tag_key}", values = [var.name] }]
     }
+    # The user being rotated, whether or not still listed: RotateKey tags it before it takes the
+    # user's lock, and RollBack or CleanUp removes the tag with the lock (lambda/rotator/common.py).
+    in_flight = {
+      sid        = "UsersKeysInFlight"
+      enabled    = true
+      resources  = [format(local.user_arn, "*")]
+      conditions = [{ test = "StringEquals", variable = "iam:ResourceTag/${local.in_flight_tag_key}", values = [local.in_flight_tag_value] }]
+    }
     secret = {
       sid        = "RotatorSecrets"
       enabled    = true

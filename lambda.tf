@@ -3,7 +3,9 @@ locals {
 
   # One function per workflow state, each with only the permissions its state needs: the actions it
   # may take on each kind of resource (<kind>_actions, granted as local.grants in iam.tf says).
-  # Those that act on users' keys (sts_actions) also reach member accounts' users.
+  # Those that act on users' keys (sts_actions) also reach member accounts' users. RollBack and
+  # CleanUp also reach a user by its in-flight tag (in_flight_actions): a rotation under way ends
+  # even if `users` stops listing the user meanwhile.
   functions = {
     list-users = {
       handler            = "rotator.list_users.handler"
@@ -11,6 +13,7 @@ locals {
       timeout            = 60
       environment        = { USERS_PARAMETER_PATH = local.users_parameter_path, BATCH_SIZE = tostring(local.batch_size) }
       iam_actions        = []
+      in_flight_actions  = []
       secret_actions     = []
       kms_actions        = []
       ssm_actions        = ["ssm:GetParametersByPath", "ssm:GetParameters"]
@@ -25,12 +28,13 @@ locals {
       # Room for the key check, and for waiting out a previous secret's deletion.
       timeout = local.rotate_timeout
       environment = merge(
-        { SECRET_NAME_PREFIX = local.secret_name_prefix, KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds), ROTATOR_NAME = var.name },
+        { SECRET_NAME_PREFIX = local.secret_name_prefix, KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds), ROTATOR_NAME = var.name, IN_FLIGHT_TAG = local.in_flight_tag },
         local.member_environment,
         var.kms_key_arn == null ? {} : { KMS_KEY_ID = var.kms_key_arn },
         var.user_tag_key == null ? {} : { USER_TAG = "${var.user_tag_key}=${var.name}" },
       )
-      iam_actions        = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey"]
+      iam_actions        = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser"]
+      in_flight_actions  = []
       secret_actions     = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"]
       kms_actions        = ["kms:GenerateDataKey", "kms:Decrypt"]
       ssm_actions        = []
@@ -46,6 +50,7 @@ locals {
       timeout            = 900
       environment        = { CREDENTIALS_HANDLER_ARN = var.credentials_handler_arn }
       iam_actions        = []
+      in_flight_actions  = []
       secret_actions     = []
       kms_actions        = []
       ssm_actions        = []
@@ -60,12 +65,13 @@ locals {
       # A batch of 100 users, max_concurrency at a time, with IAM's throttling retried.
       timeout = 600
       environment = merge(local.member_environment, {
-        OLD_KEY_ACTION   = var.old_key_action, SECRET_NAME_PREFIX = local.secret_name_prefix, MAX_CONCURRENCY = tostring(var.max_concurrency)
+        OLD_KEY_ACTION   = var.old_key_action, SECRET_NAME_PREFIX = local.secret_name_prefix, MAX_CONCURRENCY = tostring(var.max_concurrency), IN_FLIGHT_TAG = local.in_flight_tag
         USAGE_CHECK      = var.usage_check.enabled ? "on" : "off", USAGE_MARGIN_SECONDS = tostring(local.usage_seconds.margin)
         USAGE_MAX_ROUNDS = tostring(local.usage_rounds), KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds)
       })
       # GetAccessKeyLastUsed names only the key; IAM authorizes it on the key's user.
       iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"]
+      in_flight_actions  = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:UntagUser"]
       secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
       kms_actions        = ["kms:Decrypt"]
       ssm_actions        = []
@@ -78,8 +84,9 @@ locals {
       handler            = "rotator.rollback.handler"
       description        = "Deletes the key and secret of a rotation that did not hand its key off."
       timeout            = 60
-      environment        = merge(local.member_environment, { SECRET_NAME_PREFIX = local.secret_name_prefix })
+      environment        = merge(local.member_environment, { SECRET_NAME_PREFIX = local.secret_name_prefix, IN_FLIGHT_TAG = local.in_flight_tag })
       iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey"]
+      in_flight_actions  = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UntagUser"]
       secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
       kms_actions        = ["kms:Decrypt"]
       ssm_actions        = []
@@ -94,6 +101,7 @@ locals {
       timeout            = 30
       environment        = {}
       iam_actions        = []
+      in_flight_actions  = []
       secret_actions     = []
       kms_actions        = []
       ssm_actions        = []
@@ -110,6 +118,7 @@ locals {
       timeout            = 300
       environment        = merge(local.member_environment, { USERS_PARAMETER_PATH = local.users_parameter_path, METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name })
       iam_actions        = ["iam:ListAccessKeys"]
+      in_flight_actions  = []
       secret_actions     = []
       kms_actions        = []
       ssm_actions        = ["ssm:GetParametersByPath", "ssm:GetParameters"]

@@ -96,6 +96,11 @@ locals {
   usage_timeout_seconds = local.usage_rounds * (local.usage_seconds.interval + local.batch_count * 6 * 600)
 
   secret_name_prefix = "${var.name}/"
+  # Worn by a user while this instance rotates it (see the in_flight grant in iam.tf); one key per
+  # instance, so that two instances never take each other's tag.
+  in_flight_tag_key   = "iam-credentials-rotator/${var.name}"
+  in_flight_tag_value = "rotating"
+  in_flight_tag       = "${local.in_flight_tag_key}=${local.in_flight_tag_value}"
 
   # ARNs are built rather than read from the resources, so that plans show every policy in full and
   # trust policies can name what assumes them without a dependency cycle.

@@ -1,1 +1,6 @@
 """Test harness: an emulated AWS (moto server), an emulated Lambda runtime, and a Terraform driver."""
+
+# The emulated account and region; here, not in harness.aws, so that the Lambda runtime can check
+# policies (harness.iam_policy) without importing moto.
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"

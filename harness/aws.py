@@ -41,10 +41,10 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from harness import ACCOUNT_ID, REGION
 from harness.faults import Faults, install_faults
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
+__all__ = ["ACCOUNT_ID", "REGION", "EmulatedAws", "Invocation"]
 _RUNTIME = Path(__file__).with_name("lambda_runtime.py")
 
 
@@ -124,6 +124,9 @@ class EmulatedAws:
     # When set, AssumeRole refuses a missing role and a caller its trust policy does not name
     # (harness/accounts.py; moto does neither).
     assume_role_checked: bool = False
+    # When set, each function's own-account calls are refused (AccessDenied) unless its role's
+    # policies allow them at that moment (harness/iam_policy.py; moto never evaluates policies).
+    policies_enforced: bool = False
     _server: ThreadedMotoServer | None = None
     _code_dirs: dict[str, str] = field(default_factory=dict)
     _running: dict[tuple, subprocess.Popen] = field(default_factory=dict)
@@ -415,6 +418,7 @@ class EmulatedAws:
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
             # Harness only: skip boto3's retry back-off sleeps (the retries still happen).
             "EMULATOR_NO_RETRY_BACKOFF": "1",
+            **({"EMULATOR_ENFORCE_POLICIES": "1"} if self.policies_enforced else {}),
             **(function.environment_vars or {}),
         }
         with tempfile.NamedTemporaryFile(dir=self._tmp.name, suffix=".json", delete=False) as out:

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import unquote
 
-from harness.aws import ACCOUNT_ID, REGION, EmulatedAws
+from botocore.exceptions import ClientError
+
+from harness import ACCOUNT_ID, REGION
+
+if TYPE_CHECKING:
+    from harness.aws import EmulatedAws
 
 # boto3 service name -> IAM action prefix, where they differ.
 _ACTION_PREFIX = {"stepfunctions": "states"}
@@ -107,6 +112,27 @@ class Requests:
             # PutMetricData has no resource; its namespace is the condition key.
             return [(action, "*", {"cloudwatch:namespace": target["Namespace"]})]
         raise AssertionError(f"no IAM resource known for {call}: extend harness/iam_policy.py")
+
+
+def enforcer(iam: Any, role_name: str) -> Callable[[str, dict], None]:
+    """What IAM would decide for each call of a function, from its role's policies and the user's tags
+    as they are at the moment of the call (moto stores policies, never evaluates them): raises the
+    AccessDenied error AWS gives for a call no policy allows. For tests/ of permissions that change
+    mid-run (a user removed from `users`)."""
+
+    def enforce(call: str, target: dict) -> None:
+        for action, resource, context in Requests(iam).of(call, target):
+            if not allows(role_policies(iam, role_name), action, resource, context):
+                service, operation = call.split(":")
+                code = "AccessDenied" if service in ("iam", "sts") else "AccessDeniedException"
+                message = (
+                    f"User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role_name}/{role_name} is not authorized to "
+                    f"perform: {action} on resource: {resource} because no identity-based policy allows the "
+                    f"{action} action"
+                )
+                raise ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+    return enforce
 
 
 def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:

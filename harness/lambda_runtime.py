@@ -18,9 +18,11 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 import uuid
+from pathlib import Path
 
 # What an API call acts on, for the least-privilege checks.
 _TARGET_PARAMETERS = {
@@ -49,6 +51,30 @@ class Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def _enforcer():
+    """With EMULATOR_ENFORCE_POLICIES set, each own-account call is first checked against the
+    function's role as deployed at that moment (harness/iam_policy.py), as IAM would."""
+    if not os.environ.get("EMULATOR_ENFORCE_POLICIES"):
+        return None
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import boto3
+
+    from harness.iam_policy import enforcer
+
+    # Created before the handler runs, so not counted among the function's own clients.
+    return enforcer(boto3.client("iam"), os.environ["AWS_LAMBDA_FUNCTION_NAME"])
+
+
+def _checked(enforce, checking, call, target):
+    if enforce is None:
+        return
+    checking.on = True
+    try:
+        enforce(call, target)
+    finally:
+        checking.on = False
+
+
 def main() -> None:
     code_dir, handler_name, result_file = sys.argv[1:4]
     sys.path.insert(0, code_dir)
@@ -67,8 +93,11 @@ def main() -> None:
 
     calls, targets = [], []
     make_api_call = BaseClient._make_api_call
+    enforce, checking = _enforcer(), threading.local()
 
     def counted(client, operation_name, api_params):
+        if getattr(checking, "on", False):  # the harness reading policies, not the function
+            return make_api_call(client, operation_name, api_params)
         calls.append(f"{client.meta.service_model.service_name}:{operation_name}")
         target = {k: v for k, v in api_params.items() if k in _TARGET_PARAMETERS}
         credentials = client._request_signer._credentials
@@ -77,10 +106,16 @@ def main() -> None:
             # which account by this key id.
             target["Signer"] = credentials.access_key
         targets.append(target)
+        check = enforce if "Signer" not in target else None  # member accounts' calls: not enforced
+        # GetAccessKeyLastUsed names only the key; IAM authorizes it on the user it answers with,
+        # so that call is checked once the answer names the user.
+        named_by_key = "AccessKeyId" in target and "UserName" not in target
+        if not named_by_key:
+            _checked(check, checking, calls[-1], target)
         response = make_api_call(client, operation_name, api_params)
-        if "AccessKeyId" in target and "UserName" not in target and "UserName" in response:
-            # GetAccessKeyLastUsed names only the key; IAM authorizes it on the user it answers with.
+        if named_by_key and "UserName" in response:
             target["UserName"] = response["UserName"]
+            _checked(check, checking, calls[-1], target)
         return response
 
     BaseClient._make_api_call = counted

@@ -14,17 +14,23 @@ LISTED = ["ok-1", "ok-2", "ok-3", "pathy", "raises", "slow", "ghost", "two-activ
 USERS = {u: "/" for u in LISTED if u != "ghost"} | {"pathy": "/team/", "undo-1": "/"}
 
 
+def variables(third_party, listed=LISTED):
+    return {
+        "third_party_url": third_party.url,
+        "users": USERS,
+        "listed": listed,
+        "listed_deactivate": ["undo-1"],
+    }
+
+
 @pytest.fixture(scope="module")
-def stack(aws, third_party, tmp_path_factory):
-    root = TerraformRoot("tests/fixtures/faults", tmp_path_factory.mktemp("faults"), aws.endpoint)
-    return root.apply(
-        {
-            "third_party_url": third_party.url,
-            "users": USERS,
-            "listed": LISTED,
-            "listed_deactivate": ["undo-1"],
-        }
-    )
+def root(aws, tmp_path_factory):
+    return TerraformRoot("tests/fixtures/faults", tmp_path_factory.mktemp("faults"), aws.endpoint)
+
+
+@pytest.fixture(scope="module")
+def stack(root, third_party):
+    return root.apply(variables(third_party))
 
 
 @pytest.fixture(autouse=True)
@@ -395,6 +401,68 @@ def test_a_user_renamed_between_hand_off_and_clean_up_fails_instead_of_passing_f
     assert "no longer exists under that name (renamed or deleted during the rotation)" in cause
     assert aws.access_keys("ok-3") == {old: "Active", new: "Active"}  # nothing silently left behind
     iam.delete_access_key(UserName="ok-3", AccessKeyId=old)  # as its operator would
+
+
+def in_flight_tags(aws, user):
+    tags = aws.client("iam").list_user_tags(UserName=user)["Tags"]
+    return [t for t in tags if t["Key"].startswith("iam-credentials-rotator")]
+
+
+def test_a_user_removed_from_users_after_its_hand_off_is_still_cleaned_up(
+    aws, stack, root, third_party, clean_slate
+):
+    """`terraform apply` drops the user (and with it the grants naming it) during the run's wait: its
+    clean-up, under IAM's decisions at that moment, must still retire the old key and remove the secret."""
+    before = give_keys(aws, "ok-2")
+    removed = []
+
+    def remove_the_user(seconds):
+        if not removed:
+            removed.append(root.apply(variables(third_party, [u for u in LISTED if u != "ok-2"])))
+
+    aws.wait_hook = remove_the_user
+    aws.policies_enforced = True
+    try:
+        execution = run(aws, stack, clean_slate, {"username": "ok-2"})
+    finally:
+        aws.wait_hook = None
+        aws.policies_enforced = False
+        root.apply(variables(third_party))
+
+    assert removed, "the user was not removed mid-run"
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert_rotated(aws, third_party, "ok-2", before)
+    assert in_flight_tags(aws, "ok-2") == []  # the rotator keeps no reach over a user it no longer lists
+
+
+def test_a_user_removed_from_users_before_its_roll_back_is_still_rolled_back(
+    aws, stack, root, third_party, clean_slate
+):
+    """The user is dropped while its handler runs, and the handler fails: RollBack, under IAM's decisions
+    at that moment, must still delete the new key and the secret, leaving the third party's key alone."""
+    before = give_keys(aws, "ok-1")
+    third_party.fail_for.add("ok-1")
+    removed = []
+
+    def remove_the_user(function_name, event):
+        if function_name == "faults-handler" and event.get("username") == "ok-1" and not removed:
+            removed.append(root.apply(variables(third_party, [u for u in LISTED if u != "ok-1"])))
+
+    aws.lambda_hook = remove_the_user
+    aws.policies_enforced = True
+    try:
+        execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+    finally:
+        aws.policies_enforced = False
+        root.apply(variables(third_party))
+
+    assert removed, "the user was not removed mid-run"
+    assert execution["status"] == "FAILED"
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert "ok-1 (HTTPError: HTTP Error 500: Internal Server Error)" in cause
+    assert "Rolling back failed too" not in cause
+    assert aws.access_keys("ok-1") == before
+    assert in_flight_tags(aws, "ok-1") == []
 
 
 def test_a_secret_deleted_by_hand_with_a_recovery_window_is_named_with_the_fix(

@@ -30,7 +30,6 @@ from rotator.common import (
     check_user_exists,
     client,
     delete_keys,
-    delete_secret,
     error_code,
     iam_client,
     list_keys,
@@ -38,6 +37,7 @@ from rotator.common import (
     logger,
     now,
     read_record,
+    release,
     secret_name,
     split_name,
 )
@@ -203,7 +203,7 @@ def _clean_up(
     if old_used and not check.final:
         return ("PENDING", "", "")
     if old_used and new_used:
-        delete_secret(secrets, name)  # the third party holds the new key: the secret has served
+        release(iam, secrets, name, username)  # the third party holds the new key: the secret has served
         log_event(_log, "both keys kept", username=username, access_key_ids=old_keys + [new_key])
         return (
             "FAILED",
@@ -216,7 +216,7 @@ def _clean_up(
     if old_used:
         # The third party never switched: the new key is the one nobody uses.
         delete_keys(iam, username, [new_key])
-        delete_secret(secrets, name)
+        release(iam, secrets, name, username)
         log_event(_log, "new key deleted: never used", username=username, access_key_id=new_key)
         return (
             "FAILED",
@@ -227,7 +227,7 @@ def _clean_up(
         )
     if uncertain and not new_used:
         # The third party may hold either key. Its secret has served: the new key stays with IAM.
-        delete_secret(secrets, name)
+        release(iam, secrets, name, username)
         log_event(_log, "both keys kept", username=username, access_key_ids=old_keys + [new_key])
         return (
             "FAILED",
@@ -253,7 +253,7 @@ def _clean_up(
         )
     finally:
         # The third party has the new key: the secret has served, whatever happens to the old key.
-        delete_secret(secrets, name)
+        release(iam, secrets, name, username)
     log_event(_log, "secret deleted", username=username, secret_name=name)
     return ("ROTATED", "", "") if new_used or not check.enabled else ("UNCONFIRMED", "", "")
 

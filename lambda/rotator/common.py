@@ -285,6 +285,43 @@ def check_user_exists(iam: Any, username: str, key_ids: list[str]) -> None:
         ) from None
 
 
+def in_flight_tag() -> tuple[str, str]:
+    """The tag a user wears while this rotator rotates it ("iam-credentials-rotator/<name>" =
+    "rotating"): RollBack and CleanUp are granted the user's keys by it, so a rotation under way can
+    finish or undo even if `terraform apply` stops listing the user meanwhile."""
+    key, _, value = required_env("IN_FLIGHT_TAG").partition("=")
+    return key, value
+
+
+def mark_in_flight(iam: Any, username: str) -> None:
+    """Tags the user before its rotation takes the lock, so that whatever the rotation creates stays
+    within its undo's reach."""
+    key, value = in_flight_tag()
+    try:
+        iam.tag_user(UserName=username, Tags=[{"Key": key, "Value": value}])
+    except ClientError as error:
+        if error_code(error) != "LimitExceeded":
+            raise
+        raise UserTagLimitError(
+            f"User {username} has as many tags as IAM allows (50), and this rotator tags a user while it "
+            f"rotates it ({key} = {value}, removed at the end) so that its undo and clean-up keep their "
+            f"permissions; nothing was changed. Remove one of the user's tags. {error}"
+        ) from error
+
+
+def release(iam: Any, secrets: Any, name: str, username: str) -> None:
+    """Ends the user's rotation: deletes its secret (the lock), then the user's in-flight tag. The
+    tag goes last, so no lock is ever left without it. The rotation's outcome is decided by then:
+    if the tag cannot be removed, it is logged and left (it only keeps RollBack's and CleanUp's reach
+    over a user until the user's next rotation removes it)."""
+    delete_secret(secrets, name)
+    key, _ = in_flight_tag()
+    try:
+        iam.untag_user(UserName=username, TagKeys=[key])
+    except ClientError as error:
+        log_event(logger(__name__), "in-flight tag left", username=username, tag_key=key, error=str(error))
+
+
 def delete_secret(secrets: Any, name: str) -> None:
     try:
         secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
@@ -342,6 +379,10 @@ class AttemptInProgressError(RotationError):
 
 
 class SecretPendingDeletionError(RotationError):
+    pass
+
+
+class UserTagLimitError(RotationError):
     pass
 
 

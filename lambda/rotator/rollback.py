@@ -12,7 +12,6 @@ from rotator.common import (
     capped,
     client,
     delete_keys,
-    delete_secret,
     iam_client,
     keys_created_by,
     log_event,
@@ -20,6 +19,7 @@ from rotator.common import (
     member_account,
     message_of,
     read_record,
+    release,
     secret_name,
 )
 
@@ -39,7 +39,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         iam = iam_client(account)
         deleted = keys_created_by(iam, username, record)
         delete_keys(iam, username, deleted)
-        delete_secret(secrets, name)
+        release(iam, secrets, name, username)
     log_event(
         _log, "rolled back", username=username, deleted_access_key_ids=deleted, error=event["error"]["Error"]
     )

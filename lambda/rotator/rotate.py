@@ -38,6 +38,7 @@ from rotator.common import (
     list_keys,
     log_event,
     logger,
+    mark_in_flight,
     member_account,
     now,
     read_record,
@@ -78,6 +79,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             raise refusal
         if held["Rotation"]["Id"] != rotation["id"]:
             _refuse(username, name, held)
+    # Before the lock: RollBack and CleanUp reach the user by this tag, even if `users` stops naming it.
+    mark_in_flight(iam, username)
     # With nothing to do between taking the lock and creating the key, the lock is marked "creating"
     # at once: one call less on the common path.
     create_now = all(k["Status"] == "Active" for k in keys)

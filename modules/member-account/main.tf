@@ -10,12 +10,18 @@ locals {
   rotator_role_arns = [
     for function in local.functions : "arn:${local.partition}:iam::${var.rotator_account_id}:role${var.role_path}${var.name}-${function}"
   ]
-  # Union of what those functions do to a user's keys: RotateKey lists, creates and deletes;
-  # RollBack deletes; CleanUp reads last uses, deletes or deactivates; the staleness check lists.
-  actions   = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"]
-  user_arn  = "arn:${local.partition}:iam::${data.aws_caller_identity.current.account_id}:user/%s"
-  by_tag    = var.user_tag_key != null
-  resources = local.by_tag ? [format(local.user_arn, "*")] : flatten([for u in var.usernames : [format(local.user_arn, u), format(local.user_arn, "*/${u}")]])
+  # Union of what those functions do to a user's keys: RotateKey lists, creates and deletes, and tags
+  # the user while it rotates it; RollBack deletes; CleanUp reads last uses, deletes or deactivates;
+  # the staleness check lists.
+  actions = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:TagUser"]
+  # A user being rotated, by its in-flight tag (as the rotator's own grant): RollBack and CleanUp end
+  # the rotation even if the user stops being listed, or tagged with user_tag_key, meanwhile.
+  in_flight_actions   = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:UntagUser"]
+  in_flight_tag_key   = "iam-credentials-rotator/${var.name}"
+  in_flight_tag_value = "rotating"
+  user_arn            = "arn:${local.partition}:iam::${data.aws_caller_identity.current.account_id}:user/%s"
+  by_tag              = var.user_tag_key != null
+  resources           = local.by_tag ? [format(local.user_arn, "*")] : flatten([for u in var.usernames : [format(local.user_arn, u), format(local.user_arn, "*/${u}")]])
 }
 
 # Trusts the rotator's function roles by exact ARN. aws:PrincipalAccount restates their account:
@@ -50,6 +56,17 @@ data "aws_iam_policy_document" "keys" {
         variable = "iam:ResourceTag/${condition.value}"
         values   = [var.name]
       }
+    }
+  }
+
+  statement {
+    sid       = "UsersKeysInFlight"
+    actions   = local.in_flight_actions
+    resources = [format(local.user_arn, "*")]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:ResourceTag/${local.in_flight_tag_key}"
+      values   = [local.in_flight_tag_value]
     }
   }
 }

@@ -63,6 +63,7 @@ def all_text(value) -> str:
 def prefix(monkeypatch):
     monkeypatch.setenv("SECRET_NAME_PREFIX", "rotator/")
     monkeypatch.setenv("KEY_VERIFICATION_TIMEOUT_SECONDS", "5")
+    monkeypatch.setenv("IN_FLIGHT_TAG", "iam-credentials-rotator/rotator=rotating")
 
 
 def rotation(run_id="run-1", **extra):

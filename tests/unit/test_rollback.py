@@ -1,6 +1,11 @@
 from datetime import datetime, timezone
 
+import pytest
+from moto.iam.exceptions import LimitExceededException
+from moto.iam.models import IAMBackend
+
 from rotator import rollback, rotate
+from rotator.common import UserTagLimitError
 
 from .conftest import key_ids, rotation
 
@@ -61,3 +66,43 @@ def test_a_refusal_without_a_cause_rolls_back_too(iam, secrets, context):
 
     assert key_ids(iam, "bart") == {}
     assert (result["error"], result["cause"]) == ("KeyRejected", "")
+
+
+def in_flight(iam, username):
+    tags = iam.list_user_tags(UserName=username)["Tags"]
+    return {t["Key"]: t["Value"] for t in tags if t["Key"].startswith("iam-credentials-rotator/")}
+
+
+def test_the_user_wears_its_in_flight_tag_from_the_lock_until_the_roll_back(iam, secrets, context):
+    """RollBack's grant names the tag, not the user: it must be there whenever a lock is."""
+    iam.create_user(UserName="homer", Tags=[{"Key": "team", "Value": "springfield"}])
+    rotated = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
+    assert in_flight(iam, "homer") == {"iam-credentials-rotator/rotator": "rotating"}
+
+    rollback.handler({**rotated, "error": ERROR}, context)
+    assert in_flight(iam, "homer") == {}
+    assert iam.list_user_tags(UserName="homer")["Tags"] == [{"Key": "team", "Value": "springfield"}]
+
+
+@pytest.fixture
+def fifty_tags_at_most(monkeypatch):
+    """IAM refuses a 51st tag on a user (LimitExceeded; AWS documents 50 tags per user); moto accepts it."""
+    tag_user = IAMBackend.tag_user
+
+    def limited(self, name, tags):
+        kept = {t["Key"] for t in self.tagger.list_tags_for_resource(self.get_user(name).arn)["Tags"]}
+        if len(kept | {t["Key"] for t in tags}) > 50:
+            raise LimitExceededException("Cannot exceed quota for TagsPerUser: 50")
+        return tag_user(self, name, tags)
+
+    monkeypatch.setattr(IAMBackend, "tag_user", limited)
+
+
+def test_a_user_with_fifty_tags_is_refused_before_anything_is_created(iam, secrets, context, fifty_tags_at_most):
+    iam.create_user(UserName="marge", Tags=[{"Key": f"t{i}", "Value": "v"} for i in range(50)])
+    old = iam.create_access_key(UserName="marge")["AccessKey"]["AccessKeyId"]
+
+    with pytest.raises(UserTagLimitError, match="Remove one of the user's tags"):
+        rotate.handler({"user": {"username": "marge"}, "rotation": rotation()}, context)
+    assert key_ids(iam, "marge") == {old: "Active"}
+    assert secrets.list_secrets()["SecretList"] == []
