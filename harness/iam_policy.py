@@ -114,6 +114,24 @@ class Requests:
         raise AssertionError(f"no IAM resource known for {call}: extend harness/iam_policy.py")
 
 
+def in_flight_tags(calls: list[tuple[str, dict]], name: str) -> list[dict[str, str]]:
+    """For each of these calls (in the order made), the rotator's in-flight tag as the call's user wore
+    it then, as a condition context: after the user's TagUser, through its UntagUser. (The users' tags
+    read after a run no longer show it.)"""
+    worn: set[str] = set()
+    contexts = []
+    for call, target in calls:
+        user = str(target.get("UserName"))
+        contexts.append(
+            {f"iam:ResourceTag/iam-credentials-rotator/{name}": "rotating"} if user in worn else {}
+        )
+        if call == "iam:TagUser":
+            worn.add(user)
+        elif call == "iam:UntagUser":
+            worn.discard(user)
+    return contexts
+
+
 def enforcer(iam: Any, role_name: str) -> Callable[[str, dict], None]:
     """What IAM would decide for each call of a function, from its role's policies and the user's tags
     as they are at the moment of the call (moto stores policies, never evaluates them): raises the
@@ -144,34 +162,39 @@ def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:
     outsider, outsider_tags = requests.user(f"{name}-outsider")
     policies: dict[str, list[dict]] = {}
     checked, denied, reachable = 0, set(), set()
-    for invocation in invocations:
-        role = invocation.function_name  # each function's role bears its name
-        if role not in policies:
+    own = [
+        (i.function_name, call, target)
+        for i in invocations
+        for call, target in zip(i.api_calls, i.api_targets)
+    ]
+    # Calls made in a member account, with its member role's credentials, are checked by their tests.
+    own = [(role, call, target) for role, call, target in own if "Signer" not in target]
+    worn = in_flight_tags([(call, target) for _, call, target in own], name)
+    for (role, call, target), in_flight in zip(own, worn):
+        if role not in policies:  # each function's role bears its name
             policies[role] = role_policies(iam, role)
-        for call, target in zip(invocation.api_calls, invocation.api_targets):
-            if "Signer" in target:
-                continue  # made in a member account, with its member role's credentials
-            for action, resource, context in requests.of(call, target):
-                checked += 1
-                if not allows(policies[role], action, resource, context):
-                    denied.add(f"{role} {action} {resource}")
-                if action.startswith("iam:"):
-                    elsewhere = (outsider, outsider_tags)
-                elif action.startswith("secretsmanager:"):
-                    other = resource.replace(f":secret:{name}/", f":secret:{name}-other/")
-                    # A member account's user's secret (issue 11): "<name>@<account>/<username>".
-                    elsewhere = (other.replace(f":secret:{name}@", f":secret:{name}-other@"), {})
-                elif action.startswith("lambda:"):
-                    elsewhere = (resource.replace(f":function:{name}-", f":function:{name}-other-"), {})
-                elif action.startswith("ssm:"):
-                    elsewhere = (f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{name}-other/users", {})
-                elif action.startswith("cloudwatch:"):
-                    elsewhere = ("*", {"cloudwatch:namespace": "AWS/IAM"})
-                elif action.startswith("sts:"):
-                    # The same role in an account whose users are not listed.
-                    elsewhere = (f"arn:aws:iam::999999999999:role/{resource.rsplit('/', 1)[-1]}", {})
-                else:
-                    elsewhere = (resource.replace(f":execution:{name}:", f":execution:{name}-other:"), {})
-                if allows(policies[role], action, *elsewhere):
-                    reachable.add(f"{role} {action} {elsewhere[0]}")
+        for action, resource, user_context in requests.of(call, target):
+            context = {**user_context, **in_flight} if action.startswith("iam:") else user_context
+            checked += 1
+            if not allows(policies[role], action, resource, context):
+                denied.add(f"{role} {action} {resource}")
+            if action.startswith("iam:"):
+                elsewhere = (outsider, outsider_tags)
+            elif action.startswith("secretsmanager:"):
+                other = resource.replace(f":secret:{name}/", f":secret:{name}-other/")
+                # A member account's user's secret (issue 11): "<name>@<account>/<username>".
+                elsewhere = (other.replace(f":secret:{name}@", f":secret:{name}-other@"), {})
+            elif action.startswith("lambda:"):
+                elsewhere = (resource.replace(f":function:{name}-", f":function:{name}-other-"), {})
+            elif action.startswith("ssm:"):
+                elsewhere = (f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{name}-other/users", {})
+            elif action.startswith("cloudwatch:"):
+                elsewhere = ("*", {"cloudwatch:namespace": "AWS/IAM"})
+            elif action.startswith("sts:"):
+                # The same role in an account whose users are not listed.
+                elsewhere = (f"arn:aws:iam::999999999999:role/{resource.rsplit('/', 1)[-1]}", {})
+            else:
+                elsewhere = (resource.replace(f":execution:{name}:", f":execution:{name}-other:"), {})
+            if allows(policies[role], action, *elsewhere):
+                reachable.add(f"{role} {action} {elsewhere[0]}")
     return {"calls checked": checked, "denied": sorted(denied), "out of scope but allowed": sorted(reachable)}

@@ -8,7 +8,7 @@ import pytest
 
 from harness import accounts
 from harness.aws import ACCOUNT_ID
-from harness.iam_policy import allows, role_policies
+from harness.iam_policy import allows, in_flight_tags, role_policies
 from harness.terraform import TerraformRoot, provider_override
 
 MEMBER = "444444444444"
@@ -77,9 +77,9 @@ def test_one_run_rotates_the_user_of_each_account_and_hands_off_both(aws, stack,
         if "Signer" in target and accounts.account_of(target["Signer"]) == MEMBER
     ]
     assert {call for call, _ in member_calls} >= {"iam:CreateAccessKey", "iam:DeleteAccessKey"}
-    for call, target in member_calls:
+    for (call, target), worn in zip(member_calls, in_flight_tags(member_calls, "rotator-multi")):
         action = "iam:" + call.split(":")[1]
         assert target.get("UserName") == USER, (call, target)
-        assert allows(policies, action, user_arn, tagged), action
+        assert allows(policies, action, user_arn, {**tagged, **worn}), action
         assert not allows(policies, action, user_arn, {"iam:ResourceTag/rotated-by": "someone-else"}), action
         assert not allows(policies, action, user_arn, {}), action

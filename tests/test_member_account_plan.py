@@ -31,24 +31,44 @@ def test_the_role_trusts_only_the_rotators_key_functions_and_reaches_only_the_na
         for f in ("check", "cleanup", "rollback", "rotate")
     ]
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ["111111111111"]}}
-    (keys,) = policy["Statement"]
+    keys, in_flight = policy["Statement"]
     assert sorted(keys["Action"]) == [
         "iam:CreateAccessKey",
         "iam:DeleteAccessKey",
         "iam:GetAccessKeyLastUsed",
         "iam:ListAccessKeys",
+        "iam:TagUser",
         "iam:UpdateAccessKey",
     ]
     users = [r.split(":user/")[1] for r in keys["Resource"]]
     assert sorted(users) == ["*/ci", "*/deploy", "ci", "deploy"] and "Condition" not in keys
+    assert_in_flight(in_flight)
+
+
+def assert_in_flight(statement):
+    """A user mid-rotation, by the tag RotateKey puts on it, stays in reach of its undo and clean-up
+    (never of CreateAccessKey), listed or not (issue 15)."""
+    assert statement["Sid"] == "UsersKeysInFlight"
+    assert sorted(statement["Action"]) == [
+        "iam:DeleteAccessKey",
+        "iam:GetAccessKeyLastUsed",
+        "iam:ListAccessKeys",
+        "iam:UntagUser",
+        "iam:UpdateAccessKey",
+    ]
+    assert statement["Resource"].endswith(":user/*")
+    assert statement["Condition"] == {
+        "StringEquals": {"iam:ResourceTag/iam-credentials-rotator/rotator": ["rotating"]}
+    }
 
 
 def test_by_tag_the_role_reaches_users_tagged_with_the_rotators_name(root):
     _, _, policy = member_role(root.plan({"user_tag_key": "rotated-by"}))
 
-    (keys,) = policy["Statement"]
+    keys, in_flight = policy["Statement"]
     assert keys["Resource"].endswith(":user/*")
     assert keys["Condition"] == {"StringEquals": {"iam:ResourceTag/rotated-by": ["rotator"]}}
+    assert_in_flight(in_flight)
 
 
 BAD_INPUTS = [

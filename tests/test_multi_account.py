@@ -9,7 +9,7 @@ import pytest
 
 from harness import accounts
 from harness.aws import ACCOUNT_ID
-from harness.iam_policy import allows, least_privilege, role_policies
+from harness.iam_policy import allows, in_flight_tags, least_privilege, role_policies
 from harness.terraform import TerraformRoot, provider_override
 
 MEMBER, UNMANAGED = "222222222222", "333333333333"
@@ -156,6 +156,13 @@ def test_calls_into_the_member_account_are_only_the_member_roles_on_its_listed_u
     member_policies = role_policies(member_iam, "multi-member")
     user_arn = f"arn:aws:iam::{MEMBER}:user/%s"
     checked, assumed = 0, 0
+    signed = [
+        (call, target)
+        for invocation in aws.invocations[first:]
+        for call, target in zip(invocation.api_calls, invocation.api_targets)
+        if "Signer" in target
+    ]
+    worn = iter(in_flight_tags(signed, "multi"))
     for invocation in aws.invocations[first:]:
         own_policies = None
         for call, target in zip(invocation.api_calls, invocation.api_targets):
@@ -174,12 +181,17 @@ def test_calls_into_the_member_account_are_only_the_member_roles_on_its_listed_u
             assert call.startswith("iam:"), call
             action = "iam:" + call.split(":")[1]
             assert target.get("UserName") == "ci", (call, target)
-            assert allows(member_policies, action, user_arn % "ci"), action
+            # The user's in-flight tag (RotateKey's TagUser through UntagUser) is what allows UntagUser.
+            assert allows(member_policies, action, user_arn % "ci", next(worn)), action
             assert not allows(member_policies, action, user_arn % "outsider"), action
             assert not allows(member_policies, action, f"arn:aws:iam::{ACCOUNT_ID}:user/ci"), action
             checked += 1
-    # ListAccessKeys, CreateAccessKey (rotate); ListAccessKeys, GetAccessKeyLastUsed, DeleteAccessKey (clean-up).
-    assert checked >= 5 and assumed >= 2
+    # ListAccessKeys, TagUser, CreateAccessKey (rotate); ListAccessKeys, GetAccessKeyLastUsed,
+    # DeleteAccessKey, UntagUser (clean-up).
+    assert checked >= 7 and assumed >= 2
+    assert "iam-credentials-rotator/multi" not in {
+        t["Key"] for t in member_iam.list_user_tags(UserName="ci")["Tags"]
+    }
     assert keys(member_iam, "outsider") == {}
     # In the rotator's account, as for any rotator: every other call allowed, none out of scope
     # (another rotator's secrets and users list, a user not listed, the same role in another account).

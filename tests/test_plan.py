@@ -88,7 +88,7 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
         )
     assert planned == {
         "list-users": {"USERS_PARAMETER_PATH", "BATCH_SIZE"},
-        "rotate": {"SECRET_NAME_PREFIX", "KEY_VERIFICATION_TIMEOUT_SECONDS", "ROTATOR_NAME"},
+        "rotate": {"SECRET_NAME_PREFIX", "KEY_VERIFICATION_TIMEOUT_SECONDS", "ROTATOR_NAME", "IN_FLIGHT_TAG"},
         "handoff": {"CREDENTIALS_HANDLER_ARN"},
         "cleanup": {
             "OLD_KEY_ACTION",
@@ -98,8 +98,9 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
             "USAGE_MARGIN_SECONDS",
             "USAGE_MAX_ROUNDS",
             "KEY_VERIFICATION_TIMEOUT_SECONDS",
+            "IN_FLIGHT_TAG",
         },
-        "rollback": {"SECRET_NAME_PREFIX"},
+        "rollback": {"SECRET_NAME_PREFIX", "IN_FLIGHT_TAG"},
         "report": set(),
         "check": {"USERS_PARAMETER_PATH", "METRIC_NAMESPACE", "ROTATOR_NAME"},
     }
@@ -128,7 +129,7 @@ def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(defa
 
 
 USER_ACTIONS = {
-    "rotate": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"],
+    "rotate": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:TagUser"],
     "cleanup": [
         "iam:DeleteAccessKey",
         "iam:GetAccessKeyLastUsed",
@@ -137,6 +138,17 @@ USER_ACTIONS = {
     ],
     "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys"],
     "check": ["iam:ListAccessKeys"],
+}
+# RollBack and CleanUp also reach a user mid-rotation by its in-flight tag, listed or not (issue 15).
+IN_FLIGHT_ACTIONS = {
+    "cleanup": [
+        "iam:DeleteAccessKey",
+        "iam:GetAccessKeyLastUsed",
+        "iam:ListAccessKeys",
+        "iam:UntagUser",
+        "iam:UpdateAccessKey",
+    ],
+    "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:UntagUser"],
 }
 # RotateKey no longer deletes secrets (RollBack owns undo); it tags them (leftovers can be found)
 # and, like the others that read them, tells a secret deleted by hand (DescribeSecret).
@@ -219,8 +231,17 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
             "SecretsKey",
             "InvokeCredentialsHandler",
             "PublishKeyAge",
+            "UsersKeysInFlight",
         }
     assert set(inline["report"]) == {"WriteOwnLogs"}
+    assert {f for f, sids in inline.items() if "UsersKeysInFlight" in sids} == set(IN_FLIGHT_ACTIONS)
+    for function, actions in IN_FLIGHT_ACTIONS.items():
+        in_flight = inline[function]["UsersKeysInFlight"]
+        assert as_list(in_flight["Action"]) == actions, function
+        assert in_flight["Resource"] == "arn:aws:iam::123456789012:user/*"
+        assert {k: {n: as_list(v) for n, v in t.items()} for k, t in in_flight["Condition"].items()} == {
+            "StringEquals": {"iam:ResourceTag/iam-credentials-rotator/iam-credentials-rotator": ["rotating"]}
+        }
     # The staleness check reads the list and publishes to its own namespace only (PutMetricData
     # has no resource-level permissions).
     assert set(inline["check"]) == {"WriteOwnLogs", "ReadUsersList", "PublishKeyAge"}

@@ -1,5 +1,11 @@
 provider "aws" {
   region = var.region
+
+  # The rotator tags a user while it rotates it (iam-credentials-rotator/<name>), so that the rotation
+  # can finish even if an apply stops listing the user meanwhile: keep Terraform from removing it.
+  ignore_tags {
+    key_prefixes = ["iam-credentials-rotator/"]
+  }
 }
 
 # Demo users. In your account these already exist: list their names in the module's `users`.

@@ -1,6 +1,12 @@
 # The rotator's account: the default provider.
 provider "aws" {
   region = var.region
+
+  # The rotator tags a user while it rotates it (iam-credentials-rotator/<name>), so that the rotation
+  # can finish even if an apply stops listing the user meanwhile: keep Terraform from removing it.
+  ignore_tags {
+    key_prefixes = ["iam-credentials-rotator/"]
+  }
 }
 
 # A member account, reached by Terraform as an administrator of it (an organization's
@@ -11,6 +17,10 @@ provider "aws" {
 
   assume_role {
     role_arn = var.member_admin_role_arn
+  }
+
+  ignore_tags {
+    key_prefixes = ["iam-credentials-rotator/"]
   }
 }
 

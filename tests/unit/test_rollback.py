@@ -98,7 +98,9 @@ def fifty_tags_at_most(monkeypatch):
     monkeypatch.setattr(IAMBackend, "tag_user", limited)
 
 
-def test_a_user_with_fifty_tags_is_refused_before_anything_is_created(iam, secrets, context, fifty_tags_at_most):
+def test_a_user_with_fifty_tags_is_refused_before_anything_is_created(
+    iam, secrets, context, fifty_tags_at_most
+):
     iam.create_user(UserName="marge", Tags=[{"Key": f"t{i}", "Value": "v"} for i in range(50)])
     old = iam.create_access_key(UserName="marge")["AccessKey"]["AccessKeyId"]
 
