@@ -2,6 +2,7 @@
 injected failures. Every case checks the keys and secrets left behind and the run's status, and
 that no secret access key reached the execution history or any Lambda's log output."""
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -408,28 +409,37 @@ def in_flight_tags(aws, user):
     return [t for t in tags if t["Key"].startswith("iam-credentials-rotator")]
 
 
+@contextlib.contextmanager
+def removed_mid_run(aws, root, third_party, user):
+    """Runs the body under IAM's decisions at each call (`policies_enforced`); the function it yields
+    applies the stack without the user (once, from a hook mid-run). The stack is restored after."""
+    removed = []
+
+    def remove():
+        if not removed:
+            removed.append(root.apply(variables(third_party, [u for u in LISTED if u != user])))
+
+    aws.policies_enforced = True
+    try:
+        yield remove
+    finally:
+        aws.policies_enforced = False
+        aws.wait_hook = aws.lambda_hook = None
+        root.apply(variables(third_party))
+    assert removed, "the user was not removed mid-run"
+
+
 def test_a_user_removed_from_users_after_its_hand_off_is_still_cleaned_up(
     aws, stack, root, third_party, clean_slate
 ):
     """`terraform apply` drops the user (and with it the grants naming it) during the run's wait: its
     clean-up, under IAM's decisions at that moment, must still retire the old key and remove the secret."""
     before = give_keys(aws, "ok-2")
-    removed = []
 
-    def remove_the_user(seconds):
-        if not removed:
-            removed.append(root.apply(variables(third_party, [u for u in LISTED if u != "ok-2"])))
-
-    aws.wait_hook = remove_the_user
-    aws.policies_enforced = True
-    try:
+    with removed_mid_run(aws, root, third_party, "ok-2") as remove:
+        aws.wait_hook = lambda seconds: remove()
         execution = run(aws, stack, clean_slate, {"username": "ok-2"})
-    finally:
-        aws.wait_hook = None
-        aws.policies_enforced = False
-        root.apply(variables(third_party))
 
-    assert removed, "the user was not removed mid-run"
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert_rotated(aws, third_party, "ok-2", before)
     assert in_flight_tags(aws, "ok-2") == []  # the rotator keeps no reach over a user it no longer lists
@@ -442,21 +452,13 @@ def test_a_user_removed_from_users_before_its_roll_back_is_still_rolled_back(
     at that moment, must still delete the new key and the secret, leaving the third party's key alone."""
     before = give_keys(aws, "ok-1")
     third_party.fail_for.add("ok-1")
-    removed = []
 
-    def remove_the_user(function_name, event):
-        if function_name == "faults-handler" and event.get("username") == "ok-1" and not removed:
-            removed.append(root.apply(variables(third_party, [u for u in LISTED if u != "ok-1"])))
-
-    aws.lambda_hook = remove_the_user
-    aws.policies_enforced = True
-    try:
+    with removed_mid_run(aws, root, third_party, "ok-1") as remove:
+        aws.lambda_hook = lambda function_name, event: (
+            remove() if function_name == "faults-handler" and event.get("username") == "ok-1" else None
+        )
         execution = run(aws, stack, clean_slate, {"username": "ok-1"})
-    finally:
-        aws.policies_enforced = False
-        root.apply(variables(third_party))
 
-    assert removed, "the user was not removed mid-run"
     assert execution["status"] == "FAILED"
     cause = json.loads(execution["cause"])["errorMessage"]
     assert "ok-1 (HTTPError: HTTP Error 500: Internal Server Error)" in cause
