@@ -93,29 +93,31 @@ def main() -> None:
 
     calls, targets = [], []
     make_api_call = BaseClient._make_api_call
-    enforce, checking = _enforcer(), threading.local()
+    enforce, checking, recording = _enforcer(), threading.local(), threading.Lock()
 
     def counted(client, operation_name, api_params):
         if getattr(checking, "on", False):  # the harness reading policies, not the function
             return make_api_call(client, operation_name, api_params)
-        calls.append(f"{client.meta.service_model.service_name}:{operation_name}")
+        call = f"{client.meta.service_model.service_name}:{operation_name}"
         target = {k: v for k, v in api_params.items() if k in _TARGET_PARAMETERS}
         credentials = client._request_signer._credentials
         if credentials is not None and credentials.token:
             # Signed with an assumed role's credentials (a member account): the harness tells
             # which account by this key id.
             target["Signer"] = credentials.access_key
-        targets.append(target)
+        with recording:  # the clean-up calls from several threads
+            calls.append(call)
+            targets.append(target)
         check = enforce if "Signer" not in target else None  # member accounts' calls: not enforced
         # GetAccessKeyLastUsed names only the key; IAM authorizes it on the user it answers with,
         # so that call is checked once the answer names the user.
         named_by_key = "AccessKeyId" in target and "UserName" not in target
         if not named_by_key:
-            _checked(check, checking, calls[-1], target)
+            _checked(check, checking, call, target)
         response = make_api_call(client, operation_name, api_params)
         if named_by_key and "UserName" in response:
             target["UserName"] = response["UserName"]
-            _checked(check, checking, calls[-1], target)
+            _checked(check, checking, call, target)
         return response
 
     BaseClient._make_api_call = counted

@@ -300,6 +300,12 @@ def mark_in_flight(iam: Any, username: str) -> None:
     try:
         iam.tag_user(UserName=username, Tags=[{"Key": key, "Value": value}])
     except ClientError as error:
+        if error_code(error) == "AccessDenied":
+            raise InFlightTagDeniedError(
+                f"This rotator may not tag user {username} ({key} = {value}), which it does while it rotates a "
+                "user; nothing was changed. Let iam:TagUser and iam:UntagUser through role_permissions_boundary_arn, "
+                f"and, for a user of a member account, apply modules/member-account there at this version. {error}"
+            ) from error
         if error_code(error) != "LimitExceeded":
             raise
         raise UserTagLimitError(
@@ -314,8 +320,8 @@ def release(iam: Any, secrets: Any, name: str, username: str) -> None:
     tag goes last, so no lock is ever left without it. The rotation's outcome is decided by then:
     if the tag cannot be removed, it is logged and left (it only keeps RollBack's and CleanUp's reach
     over a user until the user's next rotation removes it)."""
-    delete_secret(secrets, name)
     key, _ = in_flight_tag()
+    delete_secret(secrets, name)
     try:
         iam.untag_user(UserName=username, TagKeys=[key])
     except ClientError as error:
@@ -383,6 +389,10 @@ class SecretPendingDeletionError(RotationError):
 
 
 class UserTagLimitError(RotationError):
+    pass
+
+
+class InFlightTagDeniedError(RotationError):
     pass
 
 

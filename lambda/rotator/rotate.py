@@ -13,7 +13,7 @@ import json
 import os
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
@@ -34,6 +34,7 @@ from rotator.common import (
     deleted_on,
     error_code,
     iam_client,
+    in_flight_tag,
     keys_created_by,
     list_keys,
     log_event,
@@ -85,7 +86,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # at once: one call less on the common path.
     create_now = all(k["Status"] == "Active" for k in keys)
     creating = {**attempt, "KeyIds": [k["AccessKeyId"] for k in keys]} if create_now else None
-    record, fresh = _lock(secrets, name, username, rotation, keys, creating)
+    record, fresh = _lock(
+        secrets, name, username, rotation, keys, creating, lambda: mark_in_flight(iam, username)
+    )
     if not fresh:
         previous_died = event.get("previousAttemptDied", False)
         record, keys = _resume(iam, secrets, name, username, record, attempt, previous_died)
@@ -139,9 +142,12 @@ def _lock(
     rotation: dict,
     keys: list[dict],
     creating: dict | None,
+    retag: Callable[[], None] = lambda: None,
 ) -> tuple[dict, bool]:
     """Creates the user's secret as this rotation's lock, or finds this rotation's own from an
-    earlier attempt. Returns (record, True if taken now)."""
+    earlier attempt. Returns (record, True if taken now). A lock taken once the previous rotation's
+    secret was gone is `retag`ged: that rotation's release removes the user's in-flight tag after its
+    secret, so it may have removed the tag this rotation put on the user meanwhile."""
     record: dict[str, Any] = {
         "UserName": username,
         "Rotation": {
@@ -167,6 +173,8 @@ def _lock(
         try:
             secrets.create_secret(**arguments)
             log_event(_log, "lock taken", username=username, secret_name=name, rotation=rotation["id"])
+            if attempt > 0:
+                retag()
             return record, True
         except ClientError as error:
             # AWS refuses a name scheduled for deletion with InvalidRequestException (moto: exists).
@@ -217,7 +225,9 @@ def _refuse(username: str, name: str, held: dict) -> None:
         f"User {username} was left mid-rotation by execution {holder} ({status}): secret {name} still holds "
         f"key {held.get('AccessKeyId', '(none created)')}. Check which of the user's keys the third party "
         f"uses, delete the other, then delete the secret: aws secretsmanager delete-secret --secret-id "
-        f"'{name}' --force-delete-without-recovery"
+        f"'{name}' --force-delete-without-recovery (the user's next rotation removes its tag "
+        f"{in_flight_tag()[0]}; if it is no longer listed: aws iam untag-user --user-name '{username}' "
+        f"--tag-keys '{in_flight_tag()[0]}')"
     )
 
 

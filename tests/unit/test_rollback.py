@@ -1,11 +1,12 @@
 from datetime import datetime, timezone
 
 import pytest
+from moto.core.exceptions import AccessDeniedError
 from moto.iam.exceptions import LimitExceededException
 from moto.iam.models import IAMBackend
 
 from rotator import rollback, rotate
-from rotator.common import UserTagLimitError
+from rotator.common import InFlightTagDeniedError, UserTagLimitError
 
 from .conftest import key_ids, rotation
 
@@ -107,4 +108,19 @@ def test_a_user_with_fifty_tags_is_refused_before_anything_is_created(
     with pytest.raises(UserTagLimitError, match="Remove one of the user's tags"):
         rotate.handler({"user": {"username": "marge"}, "rotation": rotation()}, context)
     assert key_ids(iam, "marge") == {old: "Active"}
+    assert secrets.list_secrets()["SecretList"] == []
+
+
+def test_a_role_that_may_not_tag_the_user_is_refused_naming_the_fix(iam, secrets, context, monkeypatch):
+    """A permissions boundary without iam:TagUser, or a member role from before the in-flight tag."""
+    iam.create_user(UserName="lisa")
+    old = iam.create_access_key(UserName="lisa")["AccessKey"]["AccessKeyId"]
+
+    def denied(self, name, tags):
+        raise AccessDeniedError("arn:aws:sts::123456789012:assumed-role/rotator-rotate/x", "iam:TagUser")
+
+    monkeypatch.setattr(IAMBackend, "tag_user", denied)
+    with pytest.raises(InFlightTagDeniedError, match="role_permissions_boundary_arn.*modules/member-account"):
+        rotate.handler({"user": {"username": "lisa"}, "rotation": rotation()}, context)
+    assert key_ids(iam, "lisa") == {old: "Active"}
     assert secrets.list_secrets()["SecretList"] == []

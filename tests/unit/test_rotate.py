@@ -4,6 +4,8 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.secretsmanager.exceptions import InvalidRequestException
+from moto.secretsmanager.models import SecretsManagerBackend
 
 from rotator import common, handoff, rollback, rotate
 from rotator.common import (
@@ -302,3 +304,32 @@ def test_its_own_lock_whose_create_response_was_lost_is_not_taken_for_a_twin(
     monkeypatch.setattr(rotate, "_TWIN_WAIT", timedelta(seconds=0))
     result = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
     assert list(key_ids(iam, "homer")) == [result["newAccessKeyId"]]
+
+
+def test_a_lock_taken_once_the_previous_secret_went_puts_the_in_flight_tag_back(
+    iam, secrets, context, monkeypatch
+):
+    """The previous rotation's release deletes its secret, then untags the user: a rotation that tagged
+    the user and then waited for that secret to go must tag it again, or its lock is left untagged."""
+    iam.create_user(UserName="homer")
+    iam.create_access_key(UserName="homer")
+    create_secret = SecretsManagerBackend.create_secret
+    refused = []
+
+    def still_being_deleted(self, name, *args, **kwargs):
+        if not refused:
+            refused.append(name)
+            iam.untag_user(
+                UserName="homer", TagKeys=["iam-credentials-rotator/rotator"]
+            )  # the release's untag
+            raise InvalidRequestException(
+                "You can't create this secret because a secret with this name is already scheduled for deletion."
+            )
+        return create_secret(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(SecretsManagerBackend, "create_secret", still_being_deleted)
+    rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
+
+    assert refused == ["rotator/homer"]
+    tags = iam.list_user_tags(UserName="homer")["Tags"]
+    assert {"Key": "iam-credentials-rotator/rotator", "Value": "rotating"} in tags
