@@ -139,8 +139,10 @@ def enforcer(iam: Any, role_name: str) -> Callable[[str, dict], None]:
     mid-run (a user removed from `users`)."""
 
     def enforce(call: str, target: dict) -> None:
-        for action, resource, context in Requests(iam).of(call, target):
-            if not allows(role_policies(iam, role_name), action, resource, context):
+        requests = Requests(iam).of(call, target)
+        policies = role_policies(iam, role_name) if requests else []
+        for action, resource, context in requests:
+            if not allows(policies, action, resource, context):
                 service, operation = call.split(":")
                 code = "AccessDenied" if service in ("iam", "sts") else "AccessDeniedException"
                 message = (

@@ -408,6 +408,13 @@ def render_members(result: dict) -> str:
     )
 
 
+def members_section(text: str) -> str:
+    """The cross-account section of docs/benchmarks.md as it stands ("" when there is none)."""
+    if MEMBERS_START not in text:
+        return ""
+    return text[text.index(MEMBERS_START) : text.index(MEMBERS_END) + len(MEMBERS_END)]
+
+
 def header(command: str) -> str:
     return (
         "# Benchmarks\n\nProduced by `" + command + "` on a 2-core machine, on the emulated AWS "
@@ -431,8 +438,7 @@ def main(argv: list[str]) -> int:
         print(section)
         if write:
             text = docs.read_text()
-            if MEMBERS_START in text:
-                text = text[: text.index(MEMBERS_START)] + text[text.index(MEMBERS_END) + len(MEMBERS_END) :]
+            text = text.replace(members_section(text), "")
             docs.write_text(text.rstrip("\n") + "\n\n" + section + "\n")
         print(json.dumps(result), file=sys.stderr)
         return 0 if result["status"] == "SUCCEEDED" else 1
@@ -451,9 +457,8 @@ def main(argv: list[str]) -> int:
     if write:
         command = "scripts/benchmark " + " ".join(str(n) for n in sizes)
         # The cross-account section is measured apart (--members): keep it.
-        text = docs.read_text() if docs.exists() else ""
-        kept = text[text.index(MEMBERS_START) :] if MEMBERS_START in text else ""
-        docs.write_text(header(command) + report + "\n" + ("\n" + kept if kept else ""))
+        kept = members_section(docs.read_text() if docs.exists() else "")
+        docs.write_text(header(command) + report + "\n" + ("\n" + kept + "\n" if kept else ""))
     print(json.dumps([{k: v for k, v in r.items() if k != "outputs"} for r in results]), file=sys.stderr)
     return 0 if all("error" not in r and r["status"] == "SUCCEEDED" for r in results) else 1
 

@@ -210,7 +210,7 @@ def _wait_out_deletion(secrets: Any, name: str, username: str, attempt: int) -> 
 
 
 def _refuse(username: str, name: str, held: dict) -> None:
-    holder = held["Rotation"]["ExecutionArn"]
+    holder, tag_key = held["Rotation"]["ExecutionArn"], in_flight_tag()[0]
     try:
         status = client("stepfunctions").describe_execution(executionArn=holder)["status"]
     except ClientError as error:
@@ -226,8 +226,8 @@ def _refuse(username: str, name: str, held: dict) -> None:
         f"key {held.get('AccessKeyId', '(none created)')}. Check which of the user's keys the third party "
         f"uses, delete the other, then delete the secret: aws secretsmanager delete-secret --secret-id "
         f"'{name}' --force-delete-without-recovery (the user's next rotation removes its tag "
-        f"{in_flight_tag()[0]}; if it is no longer listed: aws iam untag-user --user-name '{username}' "
-        f"--tag-keys '{in_flight_tag()[0]}')"
+        f"{tag_key}; if it is no longer listed: aws iam untag-user --user-name '{username}' "
+        f"--tag-keys '{tag_key}')"
     )
 
 
