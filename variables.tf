@@ -117,7 +117,7 @@ variable "cleanup_wait_duration" {
 }
 
 variable "lambda_runtime" {
-  description = "Python runtime of the rotator's Lambda functions (the code supports python3.8 and later)."
+  description = "Python runtime of the rotator's Lambda functions (the code supports python3.9 and later)."
   type        = string
   default     = "python3.13"
   nullable    = false

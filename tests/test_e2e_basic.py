@@ -13,7 +13,7 @@ USERS = ["homer", "marge", "ned"]
 @pytest.fixture(scope="module")
 def stack(aws, third_party, tmp_path_factory):
     root = TerraformRoot("examples/basic", tmp_path_factory.mktemp("basic"), aws.endpoint)
-    outputs = root.apply({"lambda_runtime": "python3.8", "third_party_url": third_party.url})
+    outputs = root.apply({"third_party_url": third_party.url})
     return root, outputs
 
 

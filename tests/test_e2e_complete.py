@@ -14,7 +14,7 @@ USERS = ["ci-deployer", "ci-publisher", "reporting"]
 @pytest.fixture(scope="module")
 def stack(aws, third_party, tmp_path_factory):
     root = TerraformRoot("examples/complete", tmp_path_factory.mktemp("complete"), aws.endpoint)
-    return root.apply({"lambda_runtime": "python3.8", "third_party_url": third_party.url})
+    return root.apply({"third_party_url": third_party.url})
 
 
 def test_scheduled_rotation_with_kms_deactivate_and_metadata(aws, stack, third_party):

@@ -22,7 +22,6 @@ def stack(aws, third_party, tmp_path_factory):
     (root.dir / "member_override.tf").write_text(provider_override(aws.endpoint, alias="member"))
     outputs = root.apply(
         {
-            "lambda_runtime": "python3.8",
             "third_party_url": third_party.url,
             "member_admin_role_arn": f"arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole",
             "username": USER,

@@ -71,7 +71,7 @@ def test_functions_use_the_runtime_variable_and_the_committed_zip(default_plan):
         for name in ["list-users", "rotate", "handoff", "cleanup", "rollback", "report", "check"]
     }
     for function in functions.values():
-        assert function["runtime"] == "python3.8"
+        assert function["runtime"] == "python3.13"
         assert function["filename"].endswith("dist/rotator-lambda.zip")
         assert function["tags"] == {"team": "platform"}
 
