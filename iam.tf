@@ -18,9 +18,9 @@ locals {
         source_arns = [local.state_machine_arn, local.batch_machine_arn]
       }
       schedule = {
-        service     = "events"
+        service     = "scheduler"
         description = "Lets the ${var.name} schedule start the state machine."
-        source_arns = [local.schedule_rule_arn]
+        source_arns = [local.schedule_arn]
       }
     }
   )
@@ -161,6 +161,13 @@ locals {
           sid        = "StartRotation"
           actions    = ["states:StartExecution"]
           resources  = [local.state_machine_arn]
+          conditions = []
+        },
+        # Scheduler sends a run it could not start to the dead-letter queue with this role.
+        {
+          sid        = "DeadLetters"
+          actions    = ["sqs:SendMessage"]
+          resources  = [local.schedule_dead_letters_arn]
           conditions = []
         },
       ]

@@ -131,11 +131,12 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "lambda" {
-  # checkov:skip=CKV_AWS_158: no key material is logged and CloudWatch Logs encrypts at rest; a customer key would need a key policy for logs.<region>.amazonaws.com, which the module cannot write
+  # checkov:skip=CKV_AWS_158: encrypted with log_kms_key_arn when set (checkov reads its null default); no key material is logged, and CloudWatch Logs encrypts at rest anyway
   for_each = local.functions
 
   name              = "/aws/lambda/${var.name}-${each.key}" # as in the functions' log policies
   retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_arn
   tags              = var.tags
 }
 

@@ -118,7 +118,10 @@ locals {
   batch_machine_name  = "${var.name}-batch"
   batch_machine_arn   = "${format(local.arn_prefix, "states")}:stateMachine:${local.batch_machine_name}"
   batch_runs_arn      = "${format(local.arn_prefix, "states")}:execution:${local.batch_machine_name}:*"
-  schedule_rule_arn   = "${format(local.arn_prefix, "events")}:rule/${var.name}"
+  schedule_arn        = "${format(local.arn_prefix, "scheduler")}:schedule/default/${var.name}"
+
+  schedule_dead_letters_name = "${var.name}-schedule-dead-letters"
+  schedule_dead_letters_arn  = "${format(local.arn_prefix, "sqs")}:${local.schedule_dead_letters_name}"
 }
 
 resource "aws_ssm_parameter" "users" {

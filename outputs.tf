@@ -29,8 +29,18 @@ output "acknowledge_policy_json" {
 }
 
 output "schedule_expression" {
-  description = "The EventBridge schedule expression derived from schedule_duration."
+  description = "The EventBridge Scheduler rate expression derived from schedule_duration."
   value       = local.schedule_expression
+}
+
+output "schedule_arn" {
+  description = "ARN of the EventBridge Scheduler schedule that starts each run (DISABLED while enabled = false)."
+  value       = aws_scheduler_schedule.this.arn
+}
+
+output "schedule_dead_letter_queue_arn" {
+  description = "SQS queue that receives the runs the schedule could not start, with Scheduler's reason."
+  value       = aws_sqs_queue.schedule_dead_letters.arn
 }
 
 output "failure_alarm_name" {

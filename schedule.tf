@@ -9,11 +9,38 @@ locals {
   schedule_expression = "rate(${local.schedule_rate}${startswith(local.schedule_rate, "1 ") ? "" : "s"})"
 }
 
-resource "aws_cloudwatch_event_rule" "schedule" {
-  name                = var.name
-  description         = "Starts a rotation of every user of ${var.name}."
-  schedule_expression = local.schedule_expression
-  tags                = var.tags
+# EventBridge Scheduler starts each run. `enabled = false` pauses it (state DISABLED) without destroying
+# anything: runs under way finish, on-demand runs still start.
+resource "aws_scheduler_schedule" "this" {
+  name                         = var.name
+  description                  = "Starts a rotation of every user of ${var.name}."
+  schedule_expression          = local.schedule_expression
+  schedule_expression_timezone = "UTC"
+  state                        = var.enabled ? "ENABLED" : "DISABLED"
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_sfn_state_machine.this.arn
+    role_arn = aws_iam_role.this["schedule"].arn
+    # The run's scheduled time identifies it: a retried delivery of the same run finds the users
+    # already rotated since then and leaves them alone. Written out, not jsonencode()d: jsonencode
+    # escapes "<" and ">", and Scheduler fills in only the placeholder as written.
+    input = "{\"scheduledTime\": \"<aws.scheduler.scheduled-time>\"}"
+
+    # A start that fails (throttled, the state machine briefly unavailable) is retried within the
+    # hour; one that never succeeds lands in the dead-letter queue, which the failure alarm watches.
+    retry_policy {
+      maximum_event_age_in_seconds = 3600
+      maximum_retry_attempts       = 3
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.schedule_dead_letters.arn
+    }
+  }
 
   lifecycle {
     precondition {
@@ -27,15 +54,11 @@ resource "aws_cloudwatch_event_rule" "schedule" {
   }
 }
 
-resource "aws_cloudwatch_event_target" "schedule" {
-  rule     = aws_cloudwatch_event_rule.schedule.name
-  arn      = aws_sfn_state_machine.this.arn
-  role_arn = aws_iam_role.this["schedule"].arn
-
-  # The event's time identifies the scheduled run: a retried delivery of the same event finds the
-  # users already rotated since then and leaves them alone.
-  input_transformer {
-    input_paths    = { time = "$.time" }
-    input_template = "{\"scheduledTime\": <time>}"
-  }
+# Runs the schedule could not start, with Scheduler's reason, kept 14 days.
+resource "aws_sqs_queue" "schedule_dead_letters" {
+  name                      = local.schedule_dead_letters_name
+  message_retention_seconds = 1209600
+  # Dead letters hold the schedule's input (a time) and Scheduler's error, no key material.
+  sqs_managed_sse_enabled = true
+  tags                    = var.tags
 }

@@ -46,9 +46,10 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "state_machine" {
-  # checkov:skip=CKV_AWS_158: no key material is logged and CloudWatch Logs encrypts at rest; a customer key would need a key policy for logs.<region>.amazonaws.com, which the module cannot write
+  # checkov:skip=CKV_AWS_158: encrypted with log_kms_key_arn when set (checkov reads its null default); no key material is logged, and CloudWatch Logs encrypts at rest anyway
   name              = "/aws/vendedlogs/states/${var.name}"
   retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_arn
   tags              = var.tags
 }
 

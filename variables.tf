@@ -104,6 +104,13 @@ variable "schedule_duration" {
   }
 }
 
+variable "enabled" {
+  description = "Whether the schedule starts rotations. false pauses them without destroying anything (the EventBridge Scheduler schedule is DISABLED): runs under way finish, on-demand runs still start, the staleness check and alarms keep watching. Set it back to true to resume."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "cleanup_wait_duration" {
   description = "How long both keys stay valid after the handler has received the new one, before the old key is deleted: \"90s\", \"5m\", \"1h\" (s, m, h or d). Must be shorter than schedule_duration."
   type        = string
@@ -137,6 +144,17 @@ variable "log_retention_in_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
     error_message = "log_retention_in_days must be one of CloudWatch Logs' values: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653; got ${var.log_retention_in_days}."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "ARN of a customer-managed KMS key that encrypts the module's log groups (its functions' and its state machine's). Its key policy must let CloudWatch Logs use it (the service principal logs.<region>.amazonaws.com, with a kms:EncryptionContext:aws:logs:arn condition), which the module cannot write for a key it does not own; examples/complete shows one. Null: CloudWatch Logs' own encryption at rest."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.log_kms_key_arn))
+    error_message = "log_kms_key_arn must be a KMS key ARN, such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (use aws_kms_key.<name>.arn, not an alias or key id); got \"${coalesce(var.log_kms_key_arn, "null")}\"."
   }
 }
 

@@ -259,7 +259,41 @@ class EmulatedAws:
             if not token:
                 return events
 
-    def fire_schedule(self, rule_name: str, event_time: str | None = None) -> list[str]:
+    def fire_schedule(self, name: str, event_time: str | None = None) -> list[str]:
+        """Does what EventBridge Scheduler does when the schedule `name` comes due, or what
+        EventBridge does when the rule `name` fires (moto does neither); see _fire_rule()."""
+        scheduler = self.client("scheduler")
+        try:
+            schedule = scheduler.get_schedule(Name=name)
+        except scheduler.exceptions.ResourceNotFoundException:
+            return self._fire_rule(name, event_time)
+        return self._fire_scheduler_schedule(schedule, event_time)
+
+    def _fire_scheduler_schedule(self, schedule: dict, event_time: str | None) -> list[str]:
+        """A DISABLED schedule starts nothing. Otherwise its Step Functions target starts with the
+        target's Input, Scheduler's context attributes filled in
+        (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html),
+        with the target's role: the role must allow states:StartExecution on the target."""
+        if schedule["State"] == "DISABLED":
+            return []
+        target = schedule["Target"]
+        attributes = {
+            "<aws.scheduler.schedule-arn>": schedule["Arn"],
+            "<aws.scheduler.scheduled-time>": event_time or next_whole_second(),
+            "<aws.scheduler.execution-id>": str(uuid.uuid4()),
+            "<aws.scheduler.attempt-number>": "1",
+        }
+        payload = target.get("Input", "{}")
+        for attribute, value in attributes.items():
+            payload = payload.replace(attribute, value)
+        from harness.iam_policy import allows, role_policies
+
+        policies = role_policies(self.client("iam"), target["RoleArn"].rsplit("/", 1)[1])
+        if not allows(policies, "states:StartExecution", target["Arn"]):
+            raise AssertionError(f"the schedule's role may not start {target['Arn']}: Scheduler would fail")
+        return [self.start_execution(target["Arn"], payload)]
+
+    def _fire_rule(self, rule_name: str, event_time: str | None = None) -> list[str]:
         """Does what EventBridge does when the rule fires (moto never fires schedules): starts
         each target with its input, or with its input transformer applied to the scheduled event;
         a disabled rule starts nothing. A Lambda target is invoked only if its resource policy lets this rule invoke it, and is
@@ -301,9 +335,9 @@ class EmulatedAws:
             for statement in policy["Statement"]
         )
 
-    def run_schedule(self, rule_name: str, event_time: str | None = None, timeout: float = 120) -> list[dict]:
+    def run_schedule(self, name: str, event_time: str | None = None, timeout: float = 120) -> list[dict]:
         """fire_schedule(), then the described executions once they end."""
-        return [self.wait_execution(arn, timeout) for arn in self.fire_schedule(rule_name, event_time)]
+        return [self.wait_execution(arn, timeout) for arn in self.fire_schedule(name, event_time)]
 
     # --- patches ----------------------------------------------------------------------
 

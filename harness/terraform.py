@@ -5,6 +5,8 @@ repository."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -86,12 +88,60 @@ def copy_repository(destination: Path) -> Path:
     return destination
 
 
+# The S3 bucket of the emulated AWS from which the harness deploys Lambda code (see deploy_code_from_s3()).
+CODE_BUCKET = "emulated-lambda-code"
+_FUNCTION = re.compile(r'^resource "aws_lambda_function" "([^"]+)" \{\n(.*?)^\}', re.M | re.S)
+_FILENAME = re.compile(r"^  filename\s*=\s*(.+)$", re.M)
+
+
+def deploy_code_from_s3(workdir: Path, endpoint: str) -> None:
+    """Makes every Lambda function of the copy deploy its zip from S3 rather than from a local
+    `filename`, through Terraform override files; the configuration itself is unchanged.
+
+    Why: hashicorp/aws creates functions from a local file one at a time (a provider-wide lock, held
+    while it waits for the function to become Active, about 5 s each), whatever -parallelism says;
+    from S3 they are created together. What is deployed is the same zip, uploaded to the emulated S3
+    under its absolute path, and `source_code_hash` still reads the local file. The plan tests keep
+    the `filename` path covered (TerraformRoot(..., code_from_s3=False))."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.create_bucket(Bucket=CODE_BUCKET)
+    for tf in workdir.rglob("*.tf"):
+        if ".terraform" in tf.parts:
+            continue
+        overrides = []
+        for name, body in _FUNCTION.findall(tf.read_text()):
+            filename = _FILENAME.search(body)
+            if filename:
+                overrides.append(
+                    f'resource "aws_lambda_function" "{name}" {{\n'
+                    "  filename  = null\n"
+                    f'  s3_bucket = "{CODE_BUCKET}"\n'
+                    f'  s3_key    = trimprefix(abspath({filename.group(1).strip()}), "/")\n'
+                    "}\n"
+                )
+        if overrides:
+            (tf.parent / f"{tf.stem}_s3_code_override.tf").write_text("".join(overrides))
+    for package in workdir.rglob("*.zip"):
+        if ".terraform" not in package.parts:
+            s3.upload_file(str(package), CODE_BUCKET, os.path.abspath(package).lstrip("/"))
+
+
 class TerraformRoot:
     """A root module (an example or a test fixture) in a private copy of the repository,
     driven through tftest."""
 
-    def __init__(self, root: str, workdir: Path, endpoint: str) -> None:
+    def __init__(self, root: str, workdir: Path, endpoint: str, code_from_s3: bool = True) -> None:
         copy_repository(workdir)
+        if code_from_s3:
+            deploy_code_from_s3(workdir, endpoint)
         self.dir = workdir / root
         (self.dir / "emulator_override.tf").write_text(provider_override(endpoint))
         self.tf = tftest.TerraformTest(str(self.dir), binary=str(TERRAFORM), env=terraform_env())

@@ -36,6 +36,45 @@ resource "aws_kms_key" "secrets" {
   tags                = local.tags
 }
 
+# A customer-managed key for the logs (log_kms_key_arn): CloudWatch Logs uses it only for this account's
+# log groups, as its key policy says.
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "logs_key" {
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+  statement {
+    sid       = "CloudWatchLogsUsesTheKey"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${data.aws_region.current.id}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.id}:${data.aws_caller_identity.current.account_id}:log-group:*"]
+    }
+  }
+}
+
+resource "aws_kms_key" "logs" {
+  description         = "Encrypts the rotator's log groups."
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.logs_key.json
+  tags                = local.tags
+}
+
 resource "aws_sns_topic" "alerts" {
   name              = "${var.name}-alerts"
   kms_master_key_id = "alias/aws/sns"
@@ -63,6 +102,7 @@ module "rotator" {
   kms_key_arn              = aws_kms_key.secrets.arn
   alarm_sns_topic_arn      = aws_sns_topic.alerts.arn
   log_retention_in_days    = 365
+  log_kms_key_arn          = aws_kms_key.logs.arn
   lambda_runtime           = var.lambda_runtime
   role_path                = "/rotator/" # every role the module creates
   tags                     = local.tags
