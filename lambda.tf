@@ -162,6 +162,15 @@ resource "aws_lambda_function" "this" {
     mode = "PassThrough"
   }
 
+  # Lambda writes the functions' log records as JSON lines (each record's fields, with the run's
+  # execution ARN and the user), at these levels: one Logs Insights query follows a run.
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.lambda[each.key].name
+    application_log_level = var.application_log_level
+    system_log_level      = var.system_log_level
+  }
+
   dynamic "environment" {
     for_each = length(each.value.environment) > 0 ? [each.value.environment] : []
     content {

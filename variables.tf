@@ -147,6 +147,30 @@ variable "log_retention_in_days" {
   }
 }
 
+variable "application_log_level" {
+  description = "Least level of the functions' own log records that Lambda keeps (their JSON lines): TRACE, DEBUG, INFO, WARN, ERROR or FATAL. INFO records every rotation step with its key ids (never a secret)."
+  type        = string
+  default     = "INFO"
+  nullable    = false
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.application_log_level)
+    error_message = "application_log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR or FATAL (Lambda's application log levels); got \"${var.application_log_level}\"."
+  }
+}
+
+variable "system_log_level" {
+  description = "Least level of the Lambda service's own log records about the functions (start, end, report lines) that Lambda keeps: DEBUG, INFO or WARN."
+  type        = string
+  default     = "WARN"
+  nullable    = false
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "system_log_level must be one of DEBUG, INFO or WARN (Lambda's system log levels); got \"${var.system_log_level}\"."
+  }
+}
+
 variable "log_kms_key_arn" {
   description = "ARN of a customer-managed KMS key that encrypts the module's log groups (its functions' and its state machine's). Its key policy must let CloudWatch Logs use it (the service principal logs.<region>.amazonaws.com, with a kms:EncryptionContext:aws:logs:arn condition), which the module cannot write for a key it does not own; examples/complete shows one. Null: CloudWatch Logs' own encryption at rest."
   type        = string

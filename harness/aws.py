@@ -41,8 +41,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from harness import ACCOUNT_ID, REGION
-from harness import provider_gaps
+from harness import ACCOUNT_ID, REGION, provider_gaps
 from harness.faults import Faults, install_faults
 
 __all__ = ["ACCOUNT_ID", "REGION", "EmulatedAws", "Invocation"]
@@ -452,6 +451,8 @@ class EmulatedAws:
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
+            # What the runtime sets from the function's LoggingConfig.
+            **_log_settings(provider_gaps.logging_config(function)),
             # Harness only: skip boto3's retry back-off sleeps (the retries still happen).
             "EMULATOR_NO_RETRY_BACKOFF": "1",
             **({"EMULATOR_ENFORCE_POLICIES": "1"} if self.policies_enforced else {}),
@@ -563,6 +564,15 @@ def _date_last_uses_by(offset: Callable[[], float]) -> None:
 
     iam_models.mark_account_as_visited = mark_account_as_visited  # type: ignore[assignment]
     iam_models._dated_by_harness = True  # type: ignore[attr-defined]
+
+
+def _log_settings(logging_config: dict) -> dict[str, str]:
+    """The runtime's environment for the function's LoggingConfig: AWS_LAMBDA_LOG_FORMAT, and in JSON
+    format AWS_LAMBDA_LOG_LEVEL (ApplicationLogLevel)."""
+    settings = {"AWS_LAMBDA_LOG_FORMAT": logging_config.get("LogFormat", "Text").upper()}
+    if settings["AWS_LAMBDA_LOG_FORMAT"] == "JSON":
+        settings["AWS_LAMBDA_LOG_LEVEL"] = logging_config.get("ApplicationLogLevel", "INFO")
+    return settings
 
 
 def _username_of(event: Any) -> str | None:

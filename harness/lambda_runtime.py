@@ -15,7 +15,6 @@ same clients take to create again, warm.
 import contextlib
 import importlib
 import json
-import logging
 import os
 import sys
 import threading
@@ -40,10 +39,10 @@ _TARGET_PARAMETERS = {
 
 
 class Context:
-    def __init__(self) -> None:
+    def __init__(self, request_id: str) -> None:
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "function")
         self.function_version = "$LATEST"
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = request_id
         self.memory_limit_in_mb = 128
         self._deadline = time.monotonic() + float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"))
 
@@ -78,11 +77,12 @@ def _checked(enforce, checking, call, target):
 def main() -> None:
     code_dir, handler_name, result_file = sys.argv[1:4]
     sys.path.insert(0, code_dir)
-    # As in AWS: records reach stdout through a root handler; the root level stays WARNING.
-    root = logging.getLogger()
-    stream = logging.StreamHandler(sys.stdout)
-    stream.setFormatter(logging.Formatter("[%(levelname)s] %(name)s %(message)s"))
-    root.addHandler(stream)
+    # As in AWS: records reach stdout through the runtime's root handler, in the function's log format.
+    sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+    from harness import lambda_logging
+
+    request_id = str(uuid.uuid4())
+    lambda_logging.install(request_id)
     if os.environ.get("EMULATOR_NO_RETRY_BACKOFF"):
         # Like the state machine's waits: retries happen, their sleeps are skipped.
         from botocore.retries import standard
@@ -146,7 +146,7 @@ def main() -> None:
     try:
         module_name, function_name = handler_name.rsplit(".", 1)
         function = getattr(importlib.import_module(module_name), function_name)
-        context = Context()
+        context = Context(request_id)
         # Clients the module created at import belong to the init phase, as in AWS.
         del created[:], client_seconds[:]
         # What Lambda bills as the invocation's duration: the handler's run, not the init phase.

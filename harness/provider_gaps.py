@@ -11,6 +11,8 @@ from moto.core.responses import ActionResult
 from moto.iam.responses import IamResponse
 from moto.stepfunctions.responses import StepFunctionResponse
 
+_LOGGING_CONFIG = "_emulated_logging_config"
+
 
 def install() -> None:
     if getattr(StepFunctionResponse, "_provider_gaps", False):
@@ -84,18 +86,19 @@ def _keep_lambda_logging_config() -> None:
 
     def init(self: LambdaFunction, *args: Any, **kwargs: Any) -> None:
         create(self, *args, **kwargs)
-        spec = kwargs.get("spec") if "spec" in kwargs else args[1]
-        self._logging_config = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}"}
-        self._logging_config.update(spec.get("LoggingConfig") or {})
+        spec = kwargs["spec"] if "spec" in kwargs else args[1]
+        config = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}"}
+        config.update(spec.get("LoggingConfig") or {})
+        setattr(self, _LOGGING_CONFIG, config)
 
     def get_configuration(self: LambdaFunction, *args: Any, **kwargs: Any) -> dict[str, Any]:
         config = describe(self, *args, **kwargs)
-        config["LoggingConfig"] = dict(self._logging_config)
+        config["LoggingConfig"] = logging_config(self)
         return config
 
     def update_configuration(self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:
         if "LoggingConfig" in config_updates:
-            self._logging_config.update(config_updates["LoggingConfig"])
+            getattr(self, _LOGGING_CONFIG).update(config_updates["LoggingConfig"])
         return update(self, config_updates)
 
     LambdaFunction.__init__ = init  # type: ignore[method-assign]
@@ -105,7 +108,7 @@ def _keep_lambda_logging_config() -> None:
 
 def logging_config(function: LambdaFunction) -> dict[str, Any]:
     """The function's LoggingConfig as AWS holds it (the emulated runtime reads its log format)."""
-    return dict(getattr(function, "_logging_config", {}) or {"LogFormat": "Text"})
+    return dict(getattr(function, _LOGGING_CONFIG, None) or {"LogFormat": "Text"})
 
 
 __all__ = ["install", "logging_config"]

@@ -62,6 +62,21 @@ def test_scheduled_run_rotates_every_user_and_hands_off_the_new_key(aws, stack, 
         secret = third_party.latest(user)["SecretAccessKey"]
         assert secret not in history and secret not in logs and secret not in state
     assert "SecretAccessKey" not in history
+    # Lambda writes the functions' records as JSON lines (their logging_config), each with the run
+    # and the user it concerns: one Logs Insights query follows homer through the run.
+    lines = [
+        json.loads(line)
+        for i in aws.invocations
+        if i.function_name == "rotator-basic-rotate" and i.event["user"]["username"] == "homer"
+        for line in i.logs.splitlines()
+    ]
+    rotated = [line for line in lines if line["logger"].startswith("rotator.")]
+    assert rotated and {line["execution_arn"] for line in rotated} == {execution["executionArn"]}
+    assert {(line["level"], line["username"]) for line in rotated} == {("INFO", "homer")}
+    (homer_key,) = aws.access_keys("homer")
+    assert {"message": "key created", "access_key_id": homer_key}.items() <= next(
+        line for line in rotated if line["message"] == "key created"
+    ).items()
 
 
 def assert_each_old_key_outlived_its_hand_off_by_the_wait(aws, run_arn, users, wait_seconds):

@@ -1,15 +1,35 @@
 """The module ships what it promises: reproducible zips, a verified provider, nothing else needed."""
 
+import base64
 import hashlib
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from harness.terraform import ROOT, TERRAFORM, terraform_env
 from scripts import build_zips
 
-# HashiCorp's published zh: hash of terraform-provider-aws_3.39.0_linux_amd64.zip.
-PROVIDER_SHA256 = "4b75e0a259b56d97e66b7d69f3f25bd4cc7be2440c0fe35529f46de7d40a49d3"
+# hashicorp/aws 5.100.0: the h1: hash of its linux_amd64 package (the hash public lock files carry), and
+# HashiCorp's published zh: hashes of its release zips, one per platform (its SHA256SUMS).
+PROVIDER_H1 = "h1:edXOJWE4ORX8Fm+dpVpICzMZJat4AX0VRCAy/xkcOc0="
+PROVIDER_ZH = {
+    "054b8dd49f0549c9a7cc27d159e45327b7b65cf404da5e5a20da154b90b8a644",
+    "0b97bf8d5e03d15d83cc40b0530a1f84b459354939ba6f135a0086c20ebbe6b2",
+    "1589a2266af699cbd5d80737a0fe02e54ec9cf2ca54e7e00ac51c7359056f274",
+    "6330766f1d85f01ae6ea90d1b214b8b74cc8c1badc4696b165b36ddd4cc15f7b",
+    "7c8c2e30d8e55291b86fcb64bdf6c25489d538688545eb48fd74ad622e5d3862",
+    "99b1003bd9bd32ee323544da897148f46a527f622dc3971af63ea3e251596342",
+    "9b12af85486a96aedd8d7984b0ff811a4b42e3d88dad1a3fb4c0b580d04fa425",
+    "9f8b909d3ec50ade83c8062290378b1ec553edef6a447c56dadc01a99f4eaa93",
+    "aaef921ff9aabaf8b1869a86d692ebd24fbd4e12c21205034bb679b9caf883a2",
+    "ac882313207aba00dd5a76dbd572a0ddc818bb9cbf5c9d61b28fe30efaec951e",
+    "bb64e8aff37becab373a1a0cc1080990785304141af42ed6aa3dd4913b000421",
+    "dfe495f6621df5540d9c92ad40b8067376350b005c637ea6efac5dc15028add4",
+    "f0ddf0eaf052766cfe09dea8200a946519f653c384ab4336e2a4a64fdd6310e9",
+    "f1b7e684f4c7ae1eed272b6de7d2049bb87a0275cb04dbb7cda6636f600699c9",
+    "ff461571e3f233699bf690db319dfe46aec75e58726636a0d97dd9ac6e32fb70",
+}
 
 
 def test_committed_zips_are_rebuilt_byte_for_byte_from_source():
@@ -77,24 +97,44 @@ def test_check_fails_when_a_zip_is_stale(tmp_path, monkeypatch):
     assert build_zips.main(["--check"]) == 1
 
 
+def package_hash_h1(directory):
+    """Terraform's h1: hash of an unpacked provider package (Go's dirhash.Hash1): the SHA-256 of the
+    sorted lines "<file's SHA-256>  <file name>"."""
+    lines = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            for chunk in iter(lambda: file.read(1 << 20), b""):
+                digest.update(chunk)
+        lines.append(f"{digest.hexdigest()}  {path.relative_to(directory).as_posix()}\n")
+    return "h1:" + base64.b64encode(hashlib.sha256("".join(lines).encode()).digest()).decode()
+
+
 def test_lock_files_pin_the_verified_provider_build():
-    mirrored = (
-        ROOT
-        / ".tools/mirror/registry.terraform.io/hashicorp/aws/terraform-provider-aws_3.39.0_linux_amd64.zip"
-    )
-    assert hashlib.sha256(mirrored.read_bytes()).hexdigest() == PROVIDER_SHA256
     lock_files = [ROOT / root / ".terraform.lock.hcl" for root in ROOTS]
     assert {p.parent.name for p in ROOT.glob("examples/*/main.tf")} <= {p.parent.name for p in lock_files}
     for lock in lock_files:
         text = lock.read_text()
-        assert 'version     = "3.39.0"' in text, lock
-        assert f'"zh:{PROVIDER_SHA256}"' in text, lock
+        assert 'version     = "5.100.0"' in text, lock
+        assert set(re.findall(r'"h1:[^"]+"', text)) == {f'"{PROVIDER_H1}"'}, lock
+        assert set(re.findall(r'"zh:([0-9a-f]{64})"', text)) == PROVIDER_ZH, lock
+    # What `terraform init` links here is that very package, by our own computation of its hash.
+    rc = (ROOT / ".tools/terraformrc").read_text()
+    mirror = re.search(r'path\s*=\s*"([^"]+)"', rc)
+    served = Path(mirror.group(1)) if mirror else ROOT / ".tools/plugin-cache"
+    packages = list(served.glob("registry.terraform.io/hashicorp/aws/5.100.0/*"))
+    assert packages, f"no hashicorp/aws 5.100.0 under {served}"
+    linux = [p for p in packages if p.name == "linux_amd64"]
+    for package in linux:
+        assert package_hash_h1(package) == PROVIDER_H1
 
 
 def test_module_requires_only_the_aws_provider():
     sources = re.findall(r'source\s*=\s*"([^"]+)"', (ROOT / "versions.tf").read_text())
     assert sources == ["hashicorp/aws"]
-    assert 'version = ">= 3.39"' in (ROOT / "versions.tf").read_text()
+    assert 'version = ">= 5.100"' in (ROOT / "versions.tf").read_text()
+    for versions in ROOT.glob("modules/*/versions.tf"):
+        assert 'version = ">= 5.100"' in versions.read_text(), versions
     for tf in list(ROOT.glob("*.tf")) + list(ROOT.glob("modules/*/*.tf")):
         assert not re.search(r'(resource|data)\s+"(archive|null|external|local)_', tf.read_text()), tf
 

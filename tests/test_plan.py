@@ -16,7 +16,9 @@ HANDLER = "arn:aws:lambda:us-east-1:123456789012:function:handler"
 @pytest.fixture(scope="module")
 def root(aws, tmp_path_factory):
     # Deploys nothing: keeps the functions' local `filename` path covered (see deploy_code_from_s3()).
-    return TerraformRoot("tests/fixtures/plan", tmp_path_factory.mktemp("plan"), aws.endpoint, code_from_s3=False)
+    return TerraformRoot(
+        "tests/fixtures/plan", tmp_path_factory.mktemp("plan"), aws.endpoint, code_from_s3=False
+    )
 
 
 def resources(plan, type_):

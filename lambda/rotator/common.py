@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import threading
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
@@ -32,36 +31,26 @@ _bound: ContextVar[dict[str, Any]] = ContextVar("log_fields")
 CORRELATION_FIELDS = ("execution_arn", "username")
 
 
-class JsonLines(logging.Formatter):
-    """One JSON object per line, so that CloudWatch Logs Insights reads every field. Lambda's own
-    JSON log format needs logging_config, which hashicorp/aws 3.39 lacks: this is the same shape."""
+class _Correlation(logging.Filter):
+    """Puts the bound run and user on every record of the rotator's loggers, as `extra` fields: Lambda's
+    JSON log format (the functions' logging_config) writes each as a field of the line."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            **dict.fromkeys(CORRELATION_FIELDS),
-            **_bound.get({}),
-            **getattr(record, "fields", {}),
-        }
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in {**dict.fromkeys(CORRELATION_FIELDS), **_bound.get({})}.items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+_CORRELATION = _Correlation()
 
 
 def logger(name: str) -> logging.Logger:
+    """A logger whose records reach Lambda's own handler (its JSON lines, at the function's application
+    log level) with the bound run and user."""
     log = logging.getLogger(name)
-    log.setLevel(logging.INFO)
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(JsonLines())
-        log.addHandler(handler)
-        # The runtime's root handler would write each line again, in its plain-text format.
-        log.propagate = False
+    if _CORRELATION not in log.filters:
+        log.addFilter(_CORRELATION)
     return log
 
 
@@ -84,8 +73,8 @@ def bind_event(event: Any) -> None:
 
 
 def log_event(log: logging.Logger, message: str, **fields: Any) -> None:
-    """Logs one JSON line with these fields. Callers pass key ids and names only, never secret values."""
-    log.info(message, extra={"fields": fields})
+    """Logs one line with these fields. Callers pass key ids and names only, never secret values."""
+    log.info(message, extra=fields)
 
 
 def required_env(name: str) -> str:

@@ -1,4 +1,5 @@
-"""Log lines: one JSON object each, carrying the run and the user bound for the invocation."""
+"""Log lines: one JSON object each (Lambda's JSON log format, emulated as the runtime writes it:
+harness/lambda_logging.py), carrying the run and the user bound for the invocation."""
 
 import json
 import logging
@@ -6,6 +7,7 @@ import sys
 
 import pytest
 
+from harness import lambda_logging
 from rotator import common
 
 RUN = "arn:aws:states:us-east-1:123456789012:execution:rotator:run-1"
@@ -22,14 +24,20 @@ class Stdout:
 
 
 @pytest.fixture
-def lines(capsys, request):
-    """A fresh logger writing to the captured stdout; returns a reader of the lines written so far."""
+def lines(capsys, request, monkeypatch):
+    """The runtime's root handler in JSON format writing to the captured stdout, and a logger of the
+    rotator; returns the logger and a reader of the lines written so far."""
+    monkeypatch.setenv("AWS_LAMBDA_LOG_FORMAT", "JSON")
+    monkeypatch.setenv("AWS_LAMBDA_LOG_LEVEL", getattr(request, "param", "INFO"))
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    lambda_logging.install("request-1", stream=Stdout())
     log = common.logger(f"test.{request.node.name}")
-    (handler,) = log.handlers
-    handler.setStream(Stdout())
     common.bind()
     yield log, lambda: [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     common.bind()
+    root.handlers[:], _ = saved
+    root.setLevel(saved[1])
 
 
 def test_every_line_is_one_json_object_with_level_logger_and_message(lines):
@@ -40,10 +48,10 @@ def test_every_line_is_one_json_object_with_level_logger_and_message(lines):
     assert first["message"] == "key created" and first["level"] == "INFO"
     assert first["logger"] == log.name
     assert first["access_key_id"] == "AKIA1" and first["keys"] == ["a", "b"]
-    assert first["timestamp"].endswith("+00:00")
+    assert first["timestamp"].endswith("Z") and first["requestId"] == "request-1"
     assert second["message"] == "plain warning" and second["level"] == "WARNING"
-    # Not bound yet: the correlation fields are there, empty, so one query shape fits every line.
-    assert (first["execution_arn"], first["username"]) == (None, None)
+    # Not bound yet: Lambda's JSON format leaves out a field whose value is null.
+    assert "execution_arn" not in first and "username" not in first
 
 
 def test_bound_run_and_user_are_on_every_later_line_until_bound_again(lines):
@@ -55,8 +63,8 @@ def test_bound_run_and_user_are_on_every_later_line_until_bound_again(lines):
     common.log_event(log, "batch loaded")
     taken, plain, batch = read()
     for line in (taken, plain):
-        assert (line["execution_arn"], line["username"]) == (RUN, "marge")
-    assert (batch["execution_arn"], batch["username"]) == (RUN, None)
+        assert (line.get("execution_arn"), line.get("username")) == (RUN, "marge")
+    assert (batch.get("execution_arn"), batch.get("username")) == (RUN, None)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +82,7 @@ def test_a_state_input_binds_the_run_and_the_user(lines, event, expected):
     common.bind_event(event)
     log.info("bound")
     (line,) = read()
-    assert (line["execution_arn"], line["username"]) == expected
+    assert (line.get("execution_arn"), line.get("username")) == expected
 
 
 def test_exceptions_stay_inside_the_line(lines):
@@ -84,17 +92,13 @@ def test_exceptions_stay_inside_the_line(lines):
     except ValueError:
         log.exception("failed")
     (line,) = read()
-    assert line["level"] == "ERROR" and "ValueError: boom" in line["exception"]
+    assert line["level"] == "ERROR" and (line["errorType"], line["errorMessage"]) == ("ValueError", "boom")
+    assert any("raise ValueError" in frame for frame in line["stackTrace"])
 
 
-def test_lines_are_not_written_again_by_the_runtime_root_handler(lines, capsys):
+@pytest.mark.parametrize("lines", ["WARN"], indirect=True)
+def test_the_application_log_level_drops_lower_records(lines):
     log, read = lines
-    root = logging.getLogger()
-    plain = logging.StreamHandler()
-    root.addHandler(plain)
-    try:
-        log.info("once")
-    finally:
-        root.removeHandler(plain)
-    assert [line["message"] for line in read()] == ["once"]
-    assert capsys.readouterr().err == ""
+    common.log_event(log, "key created", access_key_id="AKIA1")
+    log.warning("kept")
+    assert [line["message"] for line in read()] == ["kept"]
