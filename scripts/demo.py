@@ -178,7 +178,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="rotator-demo-") as workdir:
             say(
-                f"1/6 terraform apply of {EXAMPLE} on an emulated AWS (Terraform 1.15.5, hashicorp/aws 3.39.0)..."
+                f"1/6 terraform apply of {EXAMPLE} on an emulated AWS (Terraform 1.15.5, hashicorp/aws 5.100.0)..."
             )
             root = TerraformRoot(EXAMPLE, Path(workdir), aws.endpoint)
             outputs = root.apply({"third_party_url": third_party.url})

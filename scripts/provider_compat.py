@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Checks the module and its examples against the schema of a current hashicorp/aws 6.x release.
 
-The module declares `hashicorp/aws >= 3.39`, and the tests can only run it on 3.39.0 (the one provider
-build obtainable here). This check covers the other end of that range without a 6.x provider binary:
+The module declares `hashicorp/aws >= 5.100`, and the tests run it on 5.100.0 (the build this machine
+image carries). This check covers the other end of that range without a 6.x provider binary:
 every resource type, data source and provider block in `*.tf`, `modules/*/*.tf` and `examples/*/*.tf`, and every argument
 and nested block they set (recursively, `dynamic` blocks included), must exist in hashicorp/aws 6.x and
 must not be marked `@deprecated` there.
