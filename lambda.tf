@@ -152,6 +152,7 @@ resource "aws_lambda_function" "this" {
   description      = each.value.description
   role             = aws_iam_role.this[each.key].arn
   runtime          = var.lambda_runtime
+  architectures    = [var.architecture]
   handler          = each.value.handler
   timeout          = each.value.timeout
   filename         = local.lambda_zip

@@ -147,6 +147,18 @@ variable "log_retention_in_days" {
   }
 }
 
+variable "architecture" {
+  description = "Instruction set of the rotator's Lambda functions: \"x86_64\" or \"arm64\" (Graviton, about 20% cheaper per GB-second). Their code is pure Python, so either runs the same zip."
+  type        = string
+  default     = "x86_64"
+  nullable    = false
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be \"x86_64\" or \"arm64\" (Lambda's instruction sets); got \"${var.architecture}\"."
+  }
+}
+
 variable "application_log_level" {
   description = "Least level of the functions' own log records that Lambda keeps (their JSON lines): TRACE, DEBUG, INFO, WARN, ERROR or FATAL. INFO records every rotation step with its key ids (never a secret)."
   type        = string

@@ -72,3 +72,24 @@ def test_alarms_notify_the_alerts_topic(aws, stack):
     assert stale["Dimensions"] == [{"Name": "Rotator", "Value": "rotator-complete"}]
     assert stale["Threshold"] == (2 * 12 + 24) * 3600  # schedule_duration "12h"
     assert stale["OKActions"] == [stack["alerts_topic_arn"]]
+
+
+def test_functions_run_on_arm64_and_log_to_groups_under_the_logs_key(aws, stack):
+    """The example's choices reach AWS: Graviton functions (which ran the rotation above: their code is
+    pure Python), and log groups encrypted with the example's customer-managed key."""
+    lambda_client, logs = aws.client("lambda"), aws.client("logs")
+    names = [
+        f"rotator-complete-{f}" for f in ["list-users", "rotate", "handoff", "cleanup", "rollback", "report"]
+    ]
+    for name in names:
+        config = lambda_client.get_function_configuration(FunctionName=name)
+        assert config["Architectures"] == ["arm64"], name
+        assert config["LoggingConfig"]["LogFormat"] == "JSON", name
+    groups = {
+        g["logGroupName"]: g
+        for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/rotator-complete-")["logGroups"]
+    }
+    keys = {g.get("kmsKeyId") for name, g in groups.items() if not name.endswith("-handler")}
+    (key,) = keys
+    assert key and key.startswith("arn:aws:kms:") and key != stack["kms_key_arn"]
+    assert any(i.function_name == "rotator-complete-rotate" and not i.errored for i in aws.invocations)

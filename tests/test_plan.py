@@ -75,6 +75,15 @@ def test_functions_use_the_runtime_variable_and_the_committed_zip(default_plan):
     }
     for function in functions.values():
         assert function["runtime"] == "python3.13"
+        assert function["architectures"] == ["x86_64"]
+        assert function["logging_config"] == [
+            {
+                "log_format": "JSON",
+                "log_group": f"/aws/lambda/{function['function_name']}",
+                "application_log_level": "INFO",
+                "system_log_level": "WARN",
+            }
+        ]
         assert function["filename"].endswith("dist/rotator-lambda.zip")
         assert function["tags"] == {"team": "platform"}
 

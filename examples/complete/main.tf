@@ -104,6 +104,7 @@ module "rotator" {
   log_retention_in_days    = 365
   log_kms_key_arn          = aws_kms_key.logs.arn
   lambda_runtime           = var.lambda_runtime
+  architecture             = "arm64"     # Graviton: the same pure-Python zip, cheaper
   role_path                = "/rotator/" # every role the module creates
   tags                     = local.tags
 }
