@@ -404,38 +404,45 @@ class EmulatedAws:
         event = {} if event is None else event
         started = time.time()
         hooked = self.lambda_hook(function.function_name, event) if self.lambda_hook else None
-        calls: list[str] = []
-        targets: list[dict] = []
-        timing = (0.0, 0.0, 0.0, 0.0)
         user = _username_of(event)
         if hooked is None and function.function_name.endswith("-rotate") and user in self.twins:
             self.twins.discard(user)
-            threading.Thread(target=self._run, args=(function, event), daemon=True).start()
+            # The live twin's own invocation is recorded too, so its logs are scanned like any other.
+            threading.Thread(target=self._run_recorded, args=(function, event), daemon=True).start()
             self.held.wait(60)
             hooked = {"errorType": "Lambda.ServiceException", "errorMessage": "Service error."}, True
         if hooked is not None:
             result, errored = hooked
-            logs = ""
-        else:
-            result, errored, logs, calls, targets, timing = self._run(function, event)
-            if self.result_hook:
-                result = self.result_hook(function.function_name, event, result)
-        with self._lock:
-            self.invocations.append(
-                Invocation(
-                    function.function_name,
-                    event,
-                    result,
-                    errored,
-                    logs,
-                    started,
-                    time.time(),
-                    calls,
-                    targets,
-                    *timing,
-                )
-            )
+            self._record(Invocation(function.function_name, event, result, errored, "", started, time.time()))
+            return json.dumps(result), errored, ""
+        result, errored, logs = self._run_recorded(function, event, started)
         return json.dumps(result), errored, logs
+
+    def _run_recorded(
+        self, function: LambdaFunction, event: Any, started: float | None = None
+    ) -> tuple[Any, bool, str]:
+        started = started or time.time()
+        result, errored, logs, calls, targets, timing = self._run(function, event)
+        if self.result_hook:
+            result = self.result_hook(function.function_name, event, result)
+        invocation = Invocation(
+            function.function_name,
+            event,
+            result,
+            errored,
+            logs,
+            started,
+            time.time(),
+            calls,
+            targets,
+            *timing,
+        )
+        self._record(invocation)
+        return result, errored, logs
+
+    def _record(self, invocation: Invocation) -> None:
+        with self._lock:
+            self.invocations.append(invocation)
 
     def _run(
         self, function: LambdaFunction, event: Any

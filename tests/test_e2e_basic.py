@@ -155,8 +155,9 @@ def test_state_machine_may_invoke_only_the_module_functions_and_handoff_the_hand
     # (600 s). The run: its one batch, its clean-up at its slowest (6 attempts of 600 s), the wait,
     # and 600 s more; then the usage check's re-checks: by default as many 5-minute waits as fit in
     # the hour after a 310-second run (10), each followed by the batch's clean-up at its slowest.
-    assert batch["TimeoutSeconds"] == 10 * (3 * 180 + 900 + 600)
-    assert run["TimeoutSeconds"] == batch["TimeoutSeconds"] + 6 * 600 + 300 + 600 + 10 * (300 + 6 * 600)
+    # Literal values: 10 x 2,040 s; then 20,400 + 3,600 + 300 + 600 + 10 x 3,900.
+    assert batch["TimeoutSeconds"] == 20_400
+    assert run["TimeoutSeconds"] == 63_900
     assert run["States"]["WaitBeforeRecheck"]["Seconds"] == 300
 
 

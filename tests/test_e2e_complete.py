@@ -70,7 +70,7 @@ def test_alarms_notify_the_alerts_topic(aws, stack):
         1,
     )
     assert stale["Dimensions"] == [{"Name": "Rotator", "Value": "rotator-complete"}]
-    assert stale["Threshold"] == (2 * 12 + 24) * 3600  # schedule_duration "12h"
+    assert stale["Threshold"] == 172_800  # 48 hours: schedule_duration "12h", twice, plus a day
     assert stale["OKActions"] == [stack["alerts_topic_arn"]]
 
 

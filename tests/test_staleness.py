@@ -16,8 +16,8 @@ from harness.terraform import TerraformRoot
 
 USERS = ["stale-alice", "stale-bob"]
 DAY = 86400
-# schedule_duration "30d": twice the schedule plus a day.
-THRESHOLD = (2 * 30 + 1) * DAY
+# schedule_duration "30d": the alarm's threshold is 61 days (twice the schedule plus a day).
+THRESHOLD = 5_270_400
 
 
 @pytest.fixture(scope="module")
