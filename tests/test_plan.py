@@ -130,14 +130,37 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
 
 
 def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(default_plan):
-    rules = {r["name"]: r for r in resources(default_plan, "aws_cloudwatch_event_rule").values()}
-    assert rules["iam-credentials-rotator"]["schedule_expression"] == "rate(1 hour)"
-    target = default_plan.resource_changes["module.rotator.aws_cloudwatch_event_target.schedule"]["change"][
-        "after"
-    ]
-    assert target["input_transformer"] == [
-        {"input_paths": {"time": "$.time"}, "input_template": '{"scheduledTime": <time>}'}
-    ]
+    (schedule,) = resources(default_plan, "aws_scheduler_schedule").values()
+    assert (schedule["name"], schedule["schedule_expression"]) == ("iam-credentials-rotator", "rate(1 hour)")
+    assert schedule["state"] == "ENABLED"
+    (target,) = schedule["target"]
+    # Scheduler fills in the placeholder only as written: jsonencode() would escape its "<" and ">".
+    assert target["input"] == '{"scheduledTime": "<aws.scheduler.scheduled-time>"}'
+    assert target["retry_policy"] == [{"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 3}]
+    (queue,) = resources(default_plan, "aws_sqs_queue").values()
+    assert (
+        queue["name"] == "iam-credentials-rotator-schedule-dead-letters" and queue["sqs_managed_sse_enabled"]
+    )
+    statements = {
+        s["Sid"]: s
+        for s in json.loads(
+            default_plan.resource_changes['module.rotator.aws_iam_role_policy.this["schedule"]']["change"][
+                "after"
+            ]["policy"]
+        )["Statement"]
+    }
+    assert as_list(statements["DeadLetters"]["Action"]) == ["sqs:SendMessage"]
+    assert statements["DeadLetters"]["Resource"] == (
+        "arn:aws:sqs:us-east-1:123456789012:iam-credentials-rotator-schedule-dead-letters"
+    )
+
+
+def test_enabled_false_pauses_the_schedule_and_destroys_nothing(root):
+    plan = root.plan({"enabled": False})
+    (schedule,) = resources(plan, "aws_scheduler_schedule").values()
+    assert schedule["state"] == "DISABLED"
+    assert {r["function_name"] for r in resources(plan, "aws_lambda_function").values()}
+    assert resources(plan, "aws_sfn_state_machine")
 
 
 USER_ACTIONS = {
@@ -571,6 +594,19 @@ BAD_INPUTS = [
         'alarm_sns_topic_arn must be an SNS topic ARN, such as arn:aws:sns:eu-west-1:123456789012:alerts (use aws_sns_topic.<name>.arn); got "alerts"',
     ),
     ({"kms_key_arn": "alias/secrets"}, "kms_key_arn must be a KMS key ARN"),
+    ({"log_kms_key_arn": "alias/logs"}, "log_kms_key_arn must be a KMS key ARN, such as arn:aws:kms:"),
+    (
+        {"architecture": "aarch64"},
+        'architecture must be "x86_64" or "arm64" (Lambda\'s instruction sets); got "aarch64"',
+    ),
+    (
+        {"application_log_level": "WARNING"},
+        'application_log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR or FATAL (Lambda\'s application log levels); got "WARNING"',
+    ),
+    (
+        {"system_log_level": "ERROR"},
+        'system_log_level must be one of DEBUG, INFO or WARN (Lambda\'s system log levels); got "ERROR"',
+    ),
     (
         {"usage_check": {"margin": "2 minutes"}},
         'usage_check: margin must be a whole number (0 allowed) and interval a positive whole number, each followed by s, m, h or d, such as { margin = "2m", interval = "5m" }; got margin "2 minutes" and interval "5m".',
@@ -723,6 +759,7 @@ def test_every_taggable_resource_carries_the_module_tags(root, default_plan):
     # Every kind of resource the module creates that can carry tags, IAM policies included.
     assert {planned[a]["type"] for a in tagged} == {
         "aws_cloudwatch_event_rule",
+        "aws_sqs_queue",
         "aws_cloudwatch_log_group",
         "aws_cloudwatch_metric_alarm",
         "aws_iam_policy",
@@ -852,3 +889,11 @@ def test_adding_or_removing_one_user_changes_one_parameter_and_one_policy_per_fu
         **{policy: ["update"] for policy in policies},
     }
     root.destroy()
+
+
+def test_log_kms_key_encrypts_every_log_group_and_only_when_given(root, default_plan):
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    groups = resources(root.plan({"log_kms_key_arn": key}), "aws_cloudwatch_log_group")
+    # The seven functions' and the state machine's.
+    assert len(groups) == 8 and {g["kms_key_id"] for g in groups.values()} == {key}
+    assert {g["kms_key_id"] for g in resources(default_plan, "aws_cloudwatch_log_group").values()} == {None}
