@@ -809,11 +809,13 @@ def test_roles_take_the_path_and_boundary_and_trust_only_this_account_and_rotato
             {"StringEquals": account, "ArnLike": {"aws:SourceArn": sorted([states, states + "-batch"])}},
         ),
         "schedule": (
-            {"Service": "events.amazonaws.com"},
+            {"Service": "scheduler.amazonaws.com"},
             {
                 "StringEquals": account,
                 "ArnLike": {
-                    "aws:SourceArn": ["arn:aws:events:us-east-1:123456789012:rule/iam-credentials-rotator"]
+                    "aws:SourceArn": [
+                        "arn:aws:scheduler:us-east-1:123456789012:schedule/default/iam-credentials-rotator"
+                    ]
                 },
             },
         ),

@@ -21,8 +21,12 @@ THRESHOLD = 5_270_400
 
 
 @pytest.fixture(scope="module")
-def stack(aws, third_party, tmp_path_factory):
-    root = TerraformRoot("tests/fixtures/staleness", tmp_path_factory.mktemp("staleness"), aws.endpoint)
+def root(aws, tmp_path_factory):
+    return TerraformRoot("tests/fixtures/staleness", tmp_path_factory.mktemp("staleness"), aws.endpoint)
+
+
+@pytest.fixture(scope="module")
+def stack(root, third_party):
     return root.apply({"third_party_url": third_party.url})
 
 
@@ -35,7 +39,6 @@ def next_day(aws, third_party):
     third_party.reset()
     yield
     aws.faults.clear()
-    aws.client("events").enable_rule(Name="staleness")
 
 
 def give_key(aws, user, age_days):
@@ -69,14 +72,19 @@ def published(aws):
     ]
 
 
-def test_with_the_schedule_disabled_old_keys_raise_the_alarm(aws, stack):
+def test_with_the_schedule_disabled_old_keys_raise_the_alarm(aws, root, stack, third_party):
+    """Paused with `enabled = false` (applied): the schedule starts nothing, the check still watches."""
     old = {"stale-alice": give_key(aws, "stale-alice", 70), "stale-bob": give_key(aws, "stale-bob", 40)}
-    aws.client("events").disable_rule(Name="staleness")
     sfn = aws.client("stepfunctions")
     runs = len(sfn.list_executions(stateMachineArn=stack["state_machine_arn"])["executions"])
-
-    assert aws.fire_schedule("staleness") == []  # the rotation's time comes; nothing starts
-    invocation = check(aws)
+    root.apply({"third_party_url": third_party.url, "enabled": False})
+    try:
+        assert aws.client("scheduler").get_schedule(Name="staleness")["State"] == "DISABLED"
+        assert aws.fire_schedule("staleness") == []  # the rotation's time comes; nothing starts
+        invocation = check(aws)
+    finally:
+        root.apply({"third_party_url": third_party.url, "enabled": True})
+    assert aws.client("scheduler").get_schedule(Name="staleness")["State"] == "ENABLED"
 
     assert len(sfn.list_executions(stateMachineArn=stack["state_machine_arn"])["executions"]) == runs
     assert not invocation.errored, invocation.result
