@@ -21,6 +21,7 @@ def install() -> None:
     _list_state_machine_versions()
     _list_service_specific_credentials()
     _keep_lambda_logging_config()
+    _one_ssm_call_at_a_time()
     StepFunctionResponse._provider_gaps = True  # type: ignore[attr-defined]
 
 
@@ -104,6 +105,33 @@ def _keep_lambda_logging_config() -> None:
     LambdaFunction.__init__ = init  # type: ignore[method-assign]
     LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
     LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+
+
+def _one_ssm_call_at_a_time() -> None:
+    """moto's SSM backend iterates its parameters while another request thread adds one: a
+    DescribeParameters beside a PutParameter fails with "dictionary changed size during iteration"
+    (HTTP 500). hashicorp/aws 5.x reads each parameter's metadata with DescribeParameters while it
+    creates the others, ten at a time. AWS serves both; here the backend's calls take turns."""
+    import threading
+
+    from moto.ssm.models import SimpleSystemManagerBackend
+
+    lock = threading.RLock()
+    for name in (
+        "describe_parameters",
+        "put_parameter",
+        "delete_parameter",
+        "delete_parameters",
+        "get_parameters_by_path",
+        "get_parameters",
+    ):
+        method = getattr(SimpleSystemManagerBackend, name)
+
+        def serialised(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            with lock:
+                return _method(self, *args, **kwargs)
+
+        setattr(SimpleSystemManagerBackend, name, serialised)
 
 
 def logging_config(function: LambdaFunction) -> dict[str, Any]:
