@@ -51,4 +51,17 @@ resource "aws_sqs_queue" "schedule_dead_letters" {
   # Dead letters hold the schedule's input (a time) and Scheduler's error, no key material.
   sqs_managed_sse_enabled = true
   tags                    = var.tags
+
+  # The schedule's own checks, here because the schedule depends on the state machine, whose checks
+  # would otherwise be the only ones reported.
+  lifecycle {
+    precondition {
+      condition     = local.schedule_seconds % 60 == 0
+      error_message = "schedule_duration must be whole minutes, at least \"1m\" (an EventBridge rate schedule has minute granularity); got \"${var.schedule_duration}\"."
+    }
+    precondition {
+      condition     = local.cleanup_seconds < local.schedule_seconds
+      error_message = "cleanup_wait_duration (\"${var.cleanup_wait_duration}\") must be shorter than schedule_duration (\"${var.schedule_duration}\"): otherwise the next rotation starts while the previous one still waits. Shorten cleanup_wait_duration or lengthen schedule_duration."
+    }
+  }
 }

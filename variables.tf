@@ -102,12 +102,6 @@ variable "schedule_duration" {
     condition     = can(regex("^[1-9][0-9]*[smhd]$", var.schedule_duration))
     error_message = "schedule_duration must be a whole number followed by s, m, h or d, such as \"30m\", \"1h\" or \"7d\"; got \"${var.schedule_duration}\"."
   }
-  # Here rather than as preconditions of the schedule, which depends on the state machine: Terraform
-  # reports these first, before any check of the resources they shape.
-  validation {
-    condition     = try(local.schedule_seconds % 60 == 0, true)
-    error_message = "schedule_duration must be whole minutes, at least \"1m\" (an EventBridge rate schedule has minute granularity); got \"${var.schedule_duration}\"."
-  }
 }
 
 variable "enabled" {
@@ -126,10 +120,6 @@ variable "cleanup_wait_duration" {
   validation {
     condition     = can(regex("^[1-9][0-9]*[smhd]$", var.cleanup_wait_duration))
     error_message = "cleanup_wait_duration must be a whole number followed by s, m, h or d, such as \"90s\", \"5m\" or \"1h\"; got \"${var.cleanup_wait_duration}\"."
-  }
-  validation {
-    condition     = try(local.cleanup_seconds < local.schedule_seconds, true)
-    error_message = "cleanup_wait_duration (\"${var.cleanup_wait_duration}\") must be shorter than schedule_duration (\"${var.schedule_duration}\"): otherwise the next rotation starts while the previous one still waits. Shorten cleanup_wait_duration or lengthen schedule_duration."
   }
 }
 
