@@ -350,9 +350,10 @@ class Http:
                 self._fail(unknown, message)
             except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
                 reason = getattr(error, "reason", error)
-                if isinstance(reason, (TimeoutError, socket.timeout)) or isinstance(
+                timed_out = isinstance(reason, (TimeoutError, socket.timeout)) or isinstance(
                     error, (TimeoutError, socket.timeout)
-                ):
+                )
+                if timed_out:
                     message = f"{method} {url} did not answer within {timeout:.0f} s"
                 elif isinstance(reason, (ConnectionRefusedError, socket.gaierror)):
                     # Nothing reached the third party: a refusal, like any 4xx.
@@ -361,7 +362,7 @@ class Http:
                     message = f"{method} {url} failed: {self.redact(type(reason).__name__ + ': ' + str(reason))}"
                 if not write:
                     # A read that timed out is not retried: that would take another timeout's time.
-                    if retries < 1 and "did not answer" not in message:
+                    if retries < 1 and not timed_out:
                         retries += 1
                         continue
                     self._fail(unknown, message)

@@ -40,12 +40,13 @@ def handler(event: dict, context: Any) -> dict:
     where = {"filter[environment_scope]": scope}
 
     def put(name: str, value: str) -> None:
-        existing = http.request("GET", f"{path}/{name}", query=where, missing_ok=True)
-        if existing is not None:
-            # Only the value: GitLab keeps every attribute an update does not name (protected,
-            # masked, hidden, raw, variable_type, environment_scope, description).
-            http.request("PUT", f"{path}/{name}", {"value": value}, query=where, idempotent=True)
-        else:
+        # Only the value: GitLab keeps every attribute an update does not name (protected, masked,
+        # hidden, raw, variable_type, environment_scope, description). Create only when GitLab says
+        # the variable does not exist (404).
+        updated = http.request(
+            "PUT", f"{path}/{name}", {"value": value}, query=where, missing_ok=True, idempotent=True
+        )
+        if updated is None:
             http.request("POST", path, {"key": name, "value": value, "environment_scope": scope, **created})
 
     return core.deliver_pair(config, key, f"GitLab CI/CD variables {path} (environment scope {scope})", put)

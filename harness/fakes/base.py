@@ -145,7 +145,9 @@ class FakeApi:
             else:
                 status, answer, extra = self._route(method, path, query, body, headers, routes)
                 landed = True
-        after = fault.kind if fault is not None and fault.kind in AFTER and landed else None
+        # Only a write that took effect (a 2xx from the API's logic) is then answered wrongly.
+        succeeded = landed and 200 <= status < 300
+        after = fault.kind if fault is not None and fault.kind in AFTER and succeeded else None
         if after == "after":
             status, answer = fault.status or 502, {"message": "Bad Gateway"}
         recorded_status = 0 if after == "reset" else (200 if after in ("text", "empty") else status)
