@@ -201,7 +201,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """A redirect would carry the token's header to another URL, and turns a POST into a GET that
     writes nothing: every 3xx is answered to the caller as it came."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
@@ -307,7 +307,9 @@ class Http:
         while True:
             timeout = min(self.timeout, self._time_left())
             if timeout <= 0:
-                self._fail(unknown, f"{method} {url}: no time left for another attempt before the function's timeout")
+                self._fail(
+                    unknown, f"{method} {url}: no time left for another attempt before the function's timeout"
+                )
             try:
                 request = urllib.request.Request(url, data=data, headers=headers, method=method)
                 with _OPENER.open(request, timeout=timeout) as response:
@@ -359,7 +361,9 @@ class Http:
                     # Nothing reached the third party: a refusal, like any 4xx.
                     self._fail(unknown, f"{method} {url} failed: {self.redact(str(reason))}")
                 else:
-                    message = f"{method} {url} failed: {self.redact(type(reason).__name__ + ': ' + str(reason))}"
+                    message = (
+                        f"{method} {url} failed: {self.redact(type(reason).__name__ + ': ' + str(reason))}"
+                    )
                 if not write:
                     # A read that timed out is not retried: that would take another timeout's time.
                     if retries < 1 and not timed_out:
@@ -401,7 +405,7 @@ class Http:
 def next_link(headers: Any) -> str | None:
     """The rel="next" URL of an RFC 8288 Link header (GitHub's pagination), if any."""
     for part in (headers.get("Link") or "").split(","):
-        match = re.match(r'\s*<([^>]+)>\s*;(.*)', part)
+        match = re.match(r"\s*<([^>]+)>\s*;(.*)", part)
         if match and re.search(r'rel="?next"?', match.group(2)):
             return match.group(1)
     return None
@@ -432,7 +436,9 @@ def deliver(key: Key, store: str, writes: list[tuple[str, Callable[[], Any]]]) -
     return {"delivered": key.access_key_id, "store": store}
 
 
-def _partial(key: Key, store: str, writes: list, done: list[str], error: Exception) -> PartiallyDeliveredError:
+def _partial(
+    key: Key, store: str, writes: list, done: list[str], error: Exception
+) -> PartiallyDeliveredError:
     missing = [n for n, _ in writes if n not in done]
     return PartiallyDeliveredError(
         f"{store}: {', '.join(done)} now hold(s) the new key {key.access_key_id} of user "

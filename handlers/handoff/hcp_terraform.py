@@ -31,7 +31,11 @@ def list_all(http: core.Http, path: str) -> list[dict]:
     page: int | None = 1
     url: str | None = None
     while page or url:
-        document = (http.get(url=http.same_origin(url)) if url else http.get(path, query={"page[number]": str(page), "page[size]": "100"})).json()
+        document = (
+            http.get(url=http.same_origin(url))
+            if url
+            else http.get(path, query={"page[number]": str(page), "page[size]": "100"})
+        ).json()
         found += document.get("data") or []
         url = (document.get("links") or {}).get("next")
         pagination = (document.get("meta") or {}).get("pagination") or {}

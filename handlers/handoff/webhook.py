@@ -42,7 +42,9 @@ def handler(event: dict, context: Any) -> dict:
     timestamp, delivery = str(int(time.time())), str(uuid.uuid4())
     headers = {TIMESTAMP_HEADER: timestamp, DELIVERY_HEADER: delivery}
     if auth == "hmac-sha256":
-        headers[config.get("signature_header") or "X-Signature-256"] = signature(token, timestamp, delivery, data)
+        headers[config.get("signature_header") or "X-Signature-256"] = signature(
+            token, timestamp, delivery, data
+        )
     else:
         headers["Authorization"] = f"Bearer {token}"
     http = core.Http(url, headers, context, [token, key.secret_access_key])

@@ -3,6 +3,7 @@ record of requests, and injected faults (what real vendors do that a kind fake n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -108,10 +109,9 @@ class FakeApi:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                try:
+                # The client may have given up waiting (a "slow" answer).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting (a "slow" answer)
 
             do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 
@@ -132,7 +132,8 @@ class FakeApi:
         text = raw.decode("utf-8", "replace")
         self._text = text
         fault = self._fault(f"{method} {path}", text)
-        status, answer, extra, landed = 0, None, {}, False
+        status, answer, landed = 0, None, False
+        extra: dict = {}
         if fault is not None and fault.kind in BEFORE:
             status, answer, extra = self._before(fault)
         elif not self.authorized(headers, raw):
@@ -148,7 +149,7 @@ class FakeApi:
         # Only a write that took effect (a 2xx from the API's logic) is then answered wrongly.
         succeeded = landed and 200 <= status < 300
         after = fault.kind if fault is not None and fault.kind in AFTER and succeeded else None
-        if after == "after":
+        if after == "after" and fault is not None:
             status, answer = fault.status or 502, {"message": "Bad Gateway"}
         recorded_status = 0 if after == "reset" else (200 if after in ("text", "empty") else status)
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import urllib.parse
+from typing import Iterable
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, SealedBox
@@ -48,10 +49,14 @@ class FakeGitHub(FakeApi):
             ("PUT", _SCOPES + r"/secrets/(?P<name>[^/]+)", self._put),
         ]
 
-    def org_secret(self, org: str, name: str, visibility: str, selected: list[int] = ()) -> None:
+    def org_secret(self, org: str, name: str, visibility: str, selected: Iterable[int] = ()) -> None:
         """An organization secret an admin set up (its value is not the rotator's)."""
         scope = f"/orgs/{org}/actions"
-        self.secrets[(scope, name)] = {"value": "set-by-an-admin", "visibility": visibility, "selected": list(selected)}
+        self.secrets[(scope, name)] = {
+            "value": "set-by-an-admin",
+            "visibility": visibility,
+            "selected": list(selected),
+        }
 
     def _public_key(self, groups, query, body):
         key = self.keys.get(groups["scope"])
@@ -71,7 +76,9 @@ class FakeGitHub(FakeApi):
             "visibility": secret["visibility"],
         }
         if secret["visibility"] == "selected":
-            answer["selected_repositories_url"] = f"{self.url}/orgs/{groups['org']}/actions/secrets/{groups['name']}/repositories"
+            answer["selected_repositories_url"] = (
+                f"{self.url}/orgs/{groups['org']}/actions/secrets/{groups['name']}/repositories"
+            )
         return 200, answer
 
     def _selected(self, groups, query, body):
@@ -117,7 +124,9 @@ class FakeGitHub(FakeApi):
         if org:
             # Without ids, a selected secret keeps its repositories (none for a new one).
             kept = (previous or {}).get("selected") or []
-            stored["selected"] = list(ids) if ids is not None else (kept if body["visibility"] == "selected" else [])
+            stored["selected"] = (
+                list(ids) if ids is not None else (kept if body["visibility"] == "selected" else [])
+            )
         self.secrets[(scope, name)] = stored
         return (201, {}) if previous is None else (204, None)
 

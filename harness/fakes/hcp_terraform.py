@@ -7,7 +7,6 @@ and links.next)."""
 from __future__ import annotations
 
 import itertools
-
 import urllib.parse
 
 from harness.fakes.base import FakeApi, page_of, to_int
@@ -62,7 +61,12 @@ class FakeHcpTerraform(FakeApi):
 
         return 200, {
             "data": items,
-            "links": {"self": link(number), "first": link(1), "last": link(pages), "next": link(number + 1) if more else None},
+            "links": {
+                "self": link(number),
+                "first": link(1),
+                "last": link(pages),
+                "next": link(number + 1) if more else None,
+            },
             "meta": {
                 "pagination": {
                     "current-page": number,
@@ -123,7 +127,14 @@ class FakeHcpTerraform(FakeApi):
         var_id = f"var-{next(self._ids):016d}"
         self.vars[var_id] = {
             "owner": owner,
-            "attributes": {"key": key, "value": "theirs", "category": "env", "hcl": False, "sensitive": False, **attributes},
+            "attributes": {
+                "key": key,
+                "value": "theirs",
+                "category": "env",
+                "hcl": False,
+                "sensitive": False,
+                **attributes,
+            },
         }
         return var_id
 

@@ -156,7 +156,9 @@ def test_a_third_party_that_does_not_answer_ends_before_the_functions_timeout_re
     fake.faults[" /"] = "hang"  # every request
     started = time.monotonic()
 
-    with pytest.raises((core.ThirdPartyError, core.HandOffOutcomeUnknownError), match="did not answer within 2 s") as raised:
+    with pytest.raises(
+        (core.ThirdPartyError, core.HandOffOutcomeUnknownError), match="did not answer within 2 s"
+    ) as raised:
         module.handler(event, Context(seconds=10))
 
     # CircleCI's and GitLab's first call is a write; GitHub and HCP Terraform read first.
@@ -460,11 +462,18 @@ def test_a_plain_403_is_a_refusal_not_a_rate_limit(pair, event, monkeypatch):
 
 def test_an_error_echoing_the_secret_in_any_encoding_or_cut_short_never_carries_it(event, monkeypatch):
     echoes = {
-        "json-escaped": lambda text: json.dumps({"message": "bad value " + json.loads(text)["SecretAccessKey"].replace("/", "\\/")})[:-2],
+        "json-escaped": lambda text: json.dumps(
+            {"message": "bad value " + json.loads(text)["SecretAccessKey"].replace("/", "\\/")}
+        )[:-2],
         "cut at 300": lambda text: "x" * 280 + json.loads(text)["SecretAccessKey"],
-        "url-encoded": lambda text: "value=" + urllib.parse.quote(json.loads(text)["SecretAccessKey"], safe=""),
-        "base64": lambda text: "got " + base64.b64encode(json.loads(text)["SecretAccessKey"].encode()).decode(),
-        "a piece": lambda text: "near " + json.loads(text)["SecretAccessKey"][5:19] + " and a token " + TOKEN[:13],
+        "url-encoded": lambda text: "value="
+        + urllib.parse.quote(json.loads(text)["SecretAccessKey"], safe=""),
+        "base64": lambda text: "got "
+        + base64.b64encode(json.loads(text)["SecretAccessKey"].encode()).decode(),
+        "a piece": lambda text: "near "
+        + json.loads(text)["SecretAccessKey"][5:19]
+        + " and a token "
+        + TOKEN[:13],
     }
     for name, echo in echoes.items():
         fake = FakeWebhook(TOKEN)
@@ -484,11 +493,13 @@ def test_an_error_echoing_the_secret_in_any_encoding_or_cut_short_never_carries_
 
 
 def test_redaction_prefers_the_apis_own_message():
-    body = json.dumps({"message": "Validation failed", "documentation_url": "https://docs.example", "echo": SECRET})
-    assert core.api_message(body) == "Validation failed"
-    assert core.api_message(json.dumps({"errors": [{"status": "422", "detail": "Key has already been taken"}]})) == (
-        "Key has already been taken"
+    body = json.dumps(
+        {"message": "Validation failed", "documentation_url": "https://docs.example", "echo": SECRET}
     )
+    assert core.api_message(body) == "Validation failed"
+    assert core.api_message(
+        json.dumps({"errors": [{"status": "422", "detail": "Key has already been taken"}]})
+    ) == ("Key has already been taken")
     assert core.redact("a " + SECRET[:11] + " b", [SECRET]) == "a " + SECRET[:11] + " b"  # 11 chars: kept
     assert core.redact("a " + SECRET[3:15] + " b", [SECRET]) == "a *** b"
 
@@ -498,7 +509,14 @@ def test_github_organization_secrets_keep_what_an_admin_set(event, monkeypatch):
     fake = FakeGitHub(TOKEN, ["/orgs/acme/actions"], repositories)
     fake.org_secret("acme", "AWS_ACCESS_KEY_ID", "selected", list(repositories))
     fake.org_secret("acme", "AWS_SECRET_ACCESS_KEY", "all")
-    configure(monkeypatch, api_url=fake.url, target="organization", organization="acme", visibility="private", **NAMES)
+    configure(
+        monkeypatch,
+        api_url=fake.url,
+        target="organization",
+        organization="acme",
+        visibility="private",
+        **NAMES,
+    )
     try:
         github_actions.handler(event, Context())
         key_id = fake.secrets[("/orgs/acme/actions", "AWS_ACCESS_KEY_ID")]
@@ -509,8 +527,15 @@ def test_github_organization_secrets_keep_what_an_admin_set(event, monkeypatch):
         pages = [r.query.get("page") for r in fake.requests if r.path.endswith("/repositories")]
         assert pages == [None, "2"]
         # A secret the handler creates gets the module's visibility.
-        configure(monkeypatch, api_url=fake.url, target="organization", organization="acme", visibility="private",
-                  key_id_name="NEW_ID", secret_key_name="NEW_KEY")
+        configure(
+            monkeypatch,
+            api_url=fake.url,
+            target="organization",
+            organization="acme",
+            visibility="private",
+            key_id_name="NEW_ID",
+            secret_key_name="NEW_KEY",
+        )
         github_actions.handler(event, Context())
         assert fake.secrets[("/orgs/acme/actions", "NEW_KEY")]["visibility"] == "private"
     finally:
@@ -519,7 +544,14 @@ def test_github_organization_secrets_keep_what_an_admin_set(event, monkeypatch):
 
 def test_github_environment_names_are_url_encoded(event, monkeypatch):
     fake = FakeGitHub(TOKEN, ["/repos/acme/app/environments/prod eu/1"])
-    configure(monkeypatch, api_url=fake.url, target="environment", repository="acme/app", environment="prod eu/1", **NAMES)
+    configure(
+        monkeypatch,
+        api_url=fake.url,
+        target="environment",
+        repository="acme/app",
+        environment="prod eu/1",
+        **NAMES,
+    )
     try:
         github_actions.handler(event, Context())
         assert fake.value("/repos/acme/app/environments/prod eu/1", "AWS_SECRET_ACCESS_KEY") == SECRET
@@ -529,7 +561,13 @@ def test_github_environment_names_are_url_encoded(event, monkeypatch):
 
 def test_gitlab_keeps_every_attribute_of_an_existing_variable(event, monkeypatch):
     module, fake, settings, stored = gitlab_case()
-    attributes = {"protected": True, "masked": False, "raw": False, "variable_type": "file", "description": "deploy"}
+    attributes = {
+        "protected": True,
+        "masked": False,
+        "raw": False,
+        "variable_type": "file",
+        "description": "deploy",
+    }
     for name in NAMES.values():
         fake.existing("projects/acme/app", name, "production", **attributes)
         fake.existing("projects/acme/app", name, "staging", **attributes)  # same key, another scope
@@ -568,7 +606,9 @@ def test_a_pagination_link_to_another_host_is_not_followed(event, monkeypatch):
         http.same_origin("https://evil.example/orgs/acme?page=2")
 
 
-def test_the_webhook_signs_timestamp_and_delivery_and_the_example_receiver_rejects_replays(event, monkeypatch):
+def test_the_webhook_signs_timestamp_and_delivery_and_the_example_receiver_rejects_replays(
+    event, monkeypatch
+):
     fake = FakeWebhook(TOKEN, auth="hmac-sha256")
     configure(monkeypatch, url=fake.url, auth="hmac-sha256")
     try:
