@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import socket
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -303,7 +304,8 @@ class Http:
         write = method not in ("GET", "HEAD")
         retry_unknown = not write or idempotent
         unknown: str | None = None  # why an earlier attempt of this write may have landed
-        retries = 0
+        retries = 0  # after a 5xx, a reset or a timeout: once
+        waits = 0  # for a rate limit: as long as the function has time
         while True:
             timeout = min(self.timeout, self._time_left())
             if timeout <= 0:
@@ -327,9 +329,9 @@ class Http:
                     )
                 if _rate_limited(code, answer):
                     wait = _retry_after(answer, time.time())
-                    wait = min(2.0**retries, 8.0) if wait is None else wait
+                    wait = min(2.0**waits, 8.0) if wait is None else wait
                     if wait + min(self.timeout, 1.0) <= self._time_left():
-                        retries += 1
+                        waits += 1
                         time.sleep(wait)
                         continue
                     self._fail(
@@ -357,8 +359,11 @@ class Http:
                 )
                 if timed_out:
                     message = f"{method} {url} did not answer within {timeout:.0f} s"
-                elif isinstance(reason, (ConnectionRefusedError, socket.gaierror)):
-                    # Nothing reached the third party: a refusal, like any 4xx.
+                elif isinstance(
+                    reason, (ConnectionRefusedError, socket.gaierror, ssl.SSLCertVerificationError)
+                ):
+                    # Nothing reached the third party (no connection, no name, a certificate the
+                    # handshake refused before any request was sent): a refusal, like any 4xx.
                     self._fail(unknown, f"{method} {url} failed: {self.redact(str(reason))}")
                 else:
                     message = (
