@@ -1,12 +1,14 @@
 """End to end: the root module rotating users whose credentials handler is each ready-made handler
 (modules/handler-*), against loopback fakes of the vendors' APIs (tests/fixtures/handlers: every
 handler and three rotators, applied once, then re-applied to give the rotators the other three). What each fake stores is compared with the user's new secret access key in the emulated IAM;
-the third party's failures (401, 404, 422, 5xx, no answer) roll the user back to its old key."""
+the third party's refusals (401, 404, 422, a redirect, a read's 5xx) roll the user back to its old key;
+a write that may have landed unseen (no answer, a reset connection) keeps both keys (issue 23)."""
 
 import json
 
 import pytest
 
+from harness.fakes.base import Fault
 from harness.fakes.circleci import FakeCircleCI
 from harness.fakes.github import FakeGitHub
 from harness.fakes.gitlab import FakeGitLab
@@ -18,16 +20,37 @@ CONTEXT = "5f0b3c1e-0000-4000-8000-000000000001"
 TOKENS = {k: f"{k}-token-7d1c9e" for k in ["webhook", "github", "gitlab", "circleci", "hcp"]}
 # Rotator => user => metadata. Users named *-ok are delivered; each other user meets one failure.
 USERS = {
-    "webhook": {"wh-ok": "", "wh-hangs": ""},
+    "webhook": {"wh-ok": "", "wh-hangs": "", "wh-reset": ""},
     "github": {
         "gh-ok": "",
         "gh-env": "target=environment;environment=prod",
         "gh-404": "repository=acme/gone",
+        "gh-org": "target=organization;organization=acme",
+        "gh-space": "target=environment;environment=prod eu;key_id_name=EU_ID;secret_key_name=EU_KEY",
     },
-    "gitlab": {"gl-ok": "", "gl-401": "project=acme/locked"},
-    "circleci": {"cc-ok": "", "cc-422": "context_id=ctx-invalid"},
-    "hcp": {"tf-ok": "key_id_name=AWS_ID;secret_key_name=AWS_KEY", "tf-503": "workspace_id=ws-down"},
+    "gitlab": {
+        "gl-ok": "",
+        "gl-401": "project=acme/locked",
+        "gl-kept": "environment_scope=production;key_id_name=PROD_ID;secret_key_name=PROD_KEY",
+        "gl-moved": "project=acme/moved",
+    },
+    "circleci": {"cc-ok": "", "cc-422": "context_id=ctx-invalid", "cc-429": "context_id=ctx-busy"},
+    "hcp": {
+        "tf-ok": "key_id_name=AWS_ID;secret_key_name=AWS_KEY",
+        "tf-503": "workspace_id=ws-down",
+        "tf-paged": "workspace_id=ws-big",
+    },
     "manual": {"man-ok": "vendor=acme"},
+}
+
+
+ORG_REPOSITORIES = {i: f"acme/repo-{i}" for i in range(5000, 5120)}
+GITLAB_KEPT = {
+    "protected": True,
+    "masked": False,
+    "variable_type": "file",
+    "raw": False,
+    "description": "deploy",
 }
 
 
@@ -36,17 +59,40 @@ def fakes():
     made = {
         "webhook": FakeWebhook(TOKENS["webhook"], auth="hmac-sha256"),
         "github": FakeGitHub(
-            TOKENS["github"], ["/repos/acme/app/actions", "/repos/acme/app/environments/prod"]
+            TOKENS["github"],
+            [
+                "/repos/acme/app/actions",
+                "/repos/acme/app/environments/prod",
+                "/repos/acme/app/environments/prod eu",
+                "/orgs/acme/actions",
+            ],
+            ORG_REPOSITORIES,
         ),
-        "gitlab": FakeGitLab(TOKENS["gitlab"], ["projects/acme/app", "projects/acme/locked"]),
-        "circleci": FakeCircleCI(TOKENS["circleci"], [CONTEXT, "ctx-invalid"], []),
-        "hcp": FakeHcpTerraform(TOKENS["hcp"], ["ws-app", "ws-down"]),
+        "gitlab": FakeGitLab(
+            TOKENS["gitlab"], ["projects/acme/app", "projects/acme/locked", "projects/acme/moved"]
+        ),
+        "circleci": FakeCircleCI(TOKENS["circleci"], [CONTEXT, "ctx-invalid", "ctx-busy"], []),
+        "hcp": FakeHcpTerraform(TOKENS["hcp"], ["ws-app", "ws-down", "ws-big"]),
     }
-    made["webhook"].hang_seconds = 6  # past the handler's 2 s HTTP timeout, within its 10 s Lambda timeout
+    made["webhook"].hang_seconds = 6  # past the handler's 2 s HTTP timeout, within its Lambda timeout
     made["webhook"].faults['"wh-hangs"'] = "hang"
+    made["webhook"].faults['"wh-reset"'] = Fault("reset")  # the key lands, the answer never comes
+    # An admin restricted this organization secret to 120 repositories (two pages), the other to all.
+    made["github"].org_secret("acme", "AWS_ACCESS_KEY_ID", "selected", list(ORG_REPOSITORIES))
+    made["github"].org_secret("acme", "AWS_SECRET_ACCESS_KEY", "all")
     made["gitlab"].faults["acme%2Flocked"] = 401
+    made["gitlab"].faults["acme%2Fmoved"] = Fault(
+        "redirect", status=301, location=made["webhook"].url + "/moved"
+    )
+    for name in ("PROD_ID", "PROD_KEY"):
+        made["gitlab"].existing("projects/acme/app", name, "production", **GITLAB_KEPT)
+    made["circleci"].faults["ctx-busy"] = Fault("rate", retry_after=1, times=2)
     made["circleci"].faults["ctx-invalid"] = 422
     made["hcp"].faults["ws-down"] = 503
+    for i in range(130):  # the rotated variables are on the second page of 100
+        made["hcp"].existing("ws-big", f"OTHER_{i:03d}")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        made["hcp"].existing("ws-big", name, sensitive=True)
     yield made
     for fake in made.values():
         fake.stop()
@@ -119,7 +165,19 @@ def failed_users(execution):
     return json.loads(execution["cause"])["errorMessage"]
 
 
-def test_webhook_posts_a_signed_key_and_a_hanging_endpoint_rolls_back(aws, fakes, run):
+def both_keys_kept(aws, execution, user, old):
+    """The user's old key and the new one it may have handed off, both active, and the run failed
+    naming the user's unknown hand-off."""
+    keys = aws.access_keys(user)
+    (new,) = set(keys) - {old}
+    assert keys == {old: "Active", new: "Active"}, (user, keys)
+    cause = failed_users(execution)
+    assert f"{user} (HandOffOutcomeUnknownError: " in cause, cause
+    secret = next(k.secret_access_key for k in aws.moto_iam_user(user).access_keys if k.access_key_id == new)
+    return new, secret, cause
+
+
+def test_webhook_answered_200_ok_as_text_has_the_key_and_an_unanswered_one_keeps_both(aws, fakes, run):
     old, executions, _, _ = run
     key_id, secret = new_key(aws, "wh-ok", old["wh-ok"])
     assert fakes["webhook"].latest("wh-ok") == {
@@ -127,11 +185,14 @@ def test_webhook_posts_a_signed_key_and_a_hanging_endpoint_rolls_back(aws, fakes
         "AccessKeyId": key_id,
         "SecretAccessKey": secret,
     }
-    cause = failed_users(executions["webhook"])
-    assert (
-        "wh-hangs (ThirdPartyError: POST http://127.0.0.1:" in cause and "did not answer within 2 s" in cause
-    )
-    assert aws.access_keys("wh-hangs") == {old["wh-hangs"]: "Active"}
+    ok = next(r for r in fakes["webhook"].requests if (r.body or {}).get("username") == "wh-ok")
+    assert ok.status == 200 and fakes["webhook"].rejections == []  # "OK", text/plain, from the receiver
+    # Before issue 23 a hanging endpoint rolled the key back: it may have taken the key, so both stay.
+    _, _, cause = both_keys_kept(aws, executions["webhook"], "wh-hangs", old["wh-hangs"])
+    assert "did not answer within 2 s (the write may have landed)" in cause
+    # The reset connection came after the receiver took the key: deleting it would break the receiver.
+    new, secret, cause = both_keys_kept(aws, executions["webhook"], "wh-reset", old["wh-reset"])
+    assert fakes["webhook"].latest("wh-reset")["SecretAccessKey"] == secret
 
 
 def test_github_secrets_open_to_the_new_key_and_a_missing_repository_rolls_back(aws, fakes, run):
@@ -146,10 +207,24 @@ def test_github_secrets_open_to_the_new_key_and_a_missing_repository_rolls_back(
         assert github.value(scope, "AWS_ACCESS_KEY_ID") in (key_id, new_key(aws, "gh-ok", old["gh-ok"])[0])
         assert github.value(scope, "AWS_SECRET_ACCESS_KEY") == secret
     cause = failed_users(executions["github"])
-    assert cause.startswith("1 of 3 users not rotated: gh-404 (ThirdPartyError: GET ")
+    assert cause.startswith("1 of 5 users not rotated: gh-404 (ThirdPartyError: GET ")
     assert "/repos/acme/gone/actions/secrets/public-key answered HTTP 404" in cause
     assert aws.access_keys("gh-404") == {old["gh-404"]: "Active"}
     assert not any("/repos/acme/gone/" in r.path for r in github.writes())
+
+
+def test_github_organization_secrets_keep_their_visibility_and_environments_may_hold_spaces(aws, fakes, run):
+    old, _, _, _ = run
+    github = fakes["github"]
+    key_id, secret = new_key(aws, "gh-org", old["gh-org"])
+    id_secret = github.secrets[("/orgs/acme/actions", "AWS_ACCESS_KEY_ID")]
+    key_secret = github.secrets[("/orgs/acme/actions", "AWS_SECRET_ACCESS_KEY")]
+    assert id_secret["value"] == key_id and key_secret["value"] == secret
+    assert id_secret["visibility"] == "selected" and sorted(id_secret["selected"]) == sorted(ORG_REPOSITORIES)
+    assert key_secret["visibility"] == "all"
+    key_id, secret = new_key(aws, "gh-space", old["gh-space"])
+    assert github.value("/repos/acme/app/environments/prod eu", "EU_ID") == key_id
+    assert github.value("/repos/acme/app/environments/prod eu", "EU_KEY") == secret
 
 
 def test_gitlab_variables_hold_the_new_key_protected_and_masked_and_401_rolls_back(aws, fakes, run):
@@ -163,6 +238,19 @@ def test_gitlab_variables_hold_the_new_key_protected_and_masked_and_401_rolls_ba
     assert aws.access_keys("gl-401") == {old["gl-401"]: "Active"}
 
 
+def test_gitlab_keeps_an_existing_variables_attributes_and_a_redirect_rolls_back(aws, fakes, run):
+    old, executions, _, _ = run
+    gitlab = fakes["gitlab"]
+    key_id, secret = new_key(aws, "gl-kept", old["gl-kept"])
+    for name, value in (("PROD_ID", key_id), ("PROD_KEY", secret)):
+        variable = gitlab.variable("projects/acme/app", name, "production")
+        assert variable == {**variable, **GITLAB_KEPT, "value": value}, variable
+    cause = failed_users(executions["gitlab"])
+    assert "gl-moved (ThirdPartyError: PUT " in cause and "answered HTTP 301 redirecting to " in cause
+    assert aws.access_keys("gl-moved") == {old["gl-moved"]: "Active"}
+    assert not any(r.path.endswith("/moved") for r in fakes["webhook"].requests)  # never followed
+
+
 def test_circleci_context_holds_the_new_key_under_its_names_and_422_rolls_back(aws, fakes, run):
     old, executions, _, _ = run
     key_id, secret = new_key(aws, "cc-ok", old["cc-ok"])
@@ -170,6 +258,10 @@ def test_circleci_context_holds_the_new_key_under_its_names_and_422_rolls_back(a
     assert fakes["circleci"].value(f"context/{CONTEXT}", "DEPLOY_AWS_SECRET_ACCESS_KEY") == secret
     assert "cc-422 (ThirdPartyError: PUT " in failed_users(executions["circleci"])
     assert aws.access_keys("cc-422") == {old["cc-422"]: "Active"}
+    # Rate limited twice (429, Retry-After: 1), then delivered within the function's time.
+    key_id, secret = new_key(aws, "cc-429", old["cc-429"])
+    assert fakes["circleci"].value("context/ctx-busy", "DEPLOY_AWS_SECRET_ACCESS_KEY") == secret
+    assert [r.status for r in fakes["circleci"].requests if "ctx-busy" in r.path][:3] == [429, 429, 200]
 
 
 def test_hcp_terraform_workspace_holds_sensitive_variables_and_503_rolls_back(aws, fakes, run):
@@ -181,6 +273,10 @@ def test_hcp_terraform_workspace_holds_sensitive_variables_and_503_rolls_back(aw
     cause = failed_users(executions["hcp"])
     assert "tf-503 (ThirdPartyError: GET " in cause and "answered HTTP 503" in cause
     assert aws.access_keys("tf-503") == {old["tf-503"]: "Active"}
+    # The variables were on the second page: updated in place, not created again (422) every run.
+    key_id, secret = new_key(aws, "tf-paged", old["tf-paged"])
+    assert fakes["hcp"].value("ws-big", "AWS_SECRET_ACCESS_KEY")["value"] == secret
+    assert fakes["hcp"].keys("ws-big").count("AWS_ACCESS_KEY_ID") == 1
 
 
 def test_manual_handler_announces_which_secret_to_read_and_never_the_key(aws, run):

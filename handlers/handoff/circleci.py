@@ -25,10 +25,12 @@ def handler(event: dict, context: Any) -> dict:
     config, key, http = core.connect(event, context, OVERRIDABLE, "api_url", lambda t: {"Circle-Token": t})
 
     def put(name: str, value: str) -> None:
-        # Both calls replace an existing variable of the same name.
+        # Both calls replace an existing variable of the same name, so either may be retried.
         if target == "context":
-            http.request("PUT", f"/context/{where}/environment-variable/{name}", {"value": value})
+            http.request(
+                "PUT", f"/context/{where}/environment-variable/{name}", {"value": value}, idempotent=True
+            )
         else:
-            http.request("POST", f"/project/{where}/envvar", {"name": name, "value": value})
+            http.request("POST", f"/project/{where}/envvar", {"name": name, "value": value}, idempotent=True)
 
     return core.deliver_pair(config, key, f"CircleCI {target} {where}", put)

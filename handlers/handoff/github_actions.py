@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import urllib.parse
 from typing import Any
 
 from nacl.public import PublicKey, SealedBox
@@ -23,16 +24,21 @@ def secrets_path(config: dict) -> str:
     target = config.get("target") or "repository"
     if target == "organization":
         (organization,) = core.require(config, "organization")
-        return f"/orgs/{organization}/actions/secrets"
+        return f"/orgs/{_segment(organization)}/actions/secrets"
     (repository,) = core.require(config, "repository")
     if not re.match(r"^[\w.-]+/[\w.-]+$", repository):
         raise core.SettingsError(f"repository {repository!r} is not owner/name")
     if target == "environment":
         (environment,) = core.require(config, "environment")
-        return f"/repos/{repository}/environments/{environment}/secrets"
+        # Environment names may hold spaces and other characters a URL path cannot carry as they are.
+        return f"/repos/{repository}/environments/{_segment(environment)}/secrets"
     if target == "repository":
         return f"/repos/{repository}/actions/secrets"
     raise core.SettingsError(f"target {target!r} is not repository, environment or organization")
+
+
+def _segment(value: str) -> str:
+    return urllib.parse.quote(str(value), safe="")
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -50,15 +56,37 @@ def handler(event: dict, context: Any) -> dict:
         if not _SECRET_NAME.match(config.get(setting) or ""):
             raise core.SettingsError(f"{setting} {config.get(setting)!r} is not a valid GitHub secret name")
     config, key, http = core.connect(event, context, OVERRIDABLE, "api_url", _auth)
-    public_key = http.request("GET", f"{path}/public-key")
+    public_key = http.get(f"{path}/public-key").json()
     box = SealedBox(PublicKey(base64.b64decode(public_key["key"])))
-    # Organization secrets also say which repositories may read them.
-    extra = {"visibility": config.get("visibility") or "private"} if path.startswith("/orgs/") else {}
 
     def put(name: str, value: str) -> None:
+        extra = _access(http, path, name, config) if path.startswith("/orgs/") else {}
         sealed = base64.b64encode(box.encrypt(value.encode())).decode()
+        # Create or update: the same PUT again leaves the same secret, so it may be retried.
         http.request(
-            "PUT", f"{path}/{name}", {"encrypted_value": sealed, "key_id": public_key["key_id"], **extra}
+            "PUT",
+            f"{path}/{name}",
+            {"encrypted_value": sealed, "key_id": public_key["key_id"], **extra},
+            idempotent=True,
         )
 
     return core.deliver_pair(config, key, f"GitHub Actions secrets {path}", put)
+
+
+def _access(http: core.Http, path: str, name: str, config: dict) -> dict[str, Any]:
+    """Which repositories may read an organization secret: what an admin set on the existing secret
+    (its visibility, and for `selected` its repositories, every page of them), or the module's
+    `visibility` for a secret this handler creates."""
+    existing = http.request("GET", f"{path}/{name}", missing_ok=True)
+    if existing is None:
+        return {"visibility": config.get("visibility") or "private"}
+    visibility = existing.json()["visibility"]
+    if visibility != "selected":
+        return {"visibility": visibility}
+    ids: list[int] = []
+    url: str | None = f"{http.base_url}{path}/{name}/repositories?per_page=100"
+    while url:
+        page = http.get(url=http.same_origin(url))
+        ids += [repository["id"] for repository in page.json()["repositories"]]
+        url = core.next_link(page.headers)
+    return {"visibility": "selected", "selected_repository_ids": ids}

@@ -24,6 +24,25 @@ def vars_path(config: dict) -> str:
     raise core.SettingsError(f"target {target!r} is not workspace or varset")
 
 
+def list_all(http: core.Http, path: str) -> list[dict]:
+    """Every variable, following the JSON:API pagination (links.next, else meta.pagination's
+    next-page): a variable past the first page is otherwise created again every run, and refused."""
+    found: list[dict] = []
+    page: int | None = 1
+    url: str | None = None
+    while page or url:
+        document = (
+            http.get(url=http.same_origin(url))
+            if url
+            else http.get(path, query={"page[number]": str(page), "page[size]": "100"})
+        ).json()
+        found += document.get("data") or []
+        url = (document.get("links") or {}).get("next")
+        pagination = (document.get("meta") or {}).get("pagination") or {}
+        page = None if url else pagination.get("next-page")
+    return found
+
+
 def handler(event: dict, context: Any) -> dict:
     path = vars_path(core.settings(event, OVERRIDABLE))
     config, key, http = core.connect(
@@ -36,7 +55,7 @@ def handler(event: dict, context: Any) -> dict:
     # Sensitive values are write-only, but keys are listed: update the variable when it exists.
     existing = {
         var["attributes"]["key"]: var["id"]
-        for var in http.request("GET", path)["data"]
+        for var in list_all(http, path)
         if var["attributes"].get("category") == "env"
     }
 
@@ -44,8 +63,9 @@ def handler(event: dict, context: Any) -> dict:
         attributes = {"key": name, "value": value, "category": "env", "hcl": False, "sensitive": True}
         if name in existing:
             body = {"data": {"type": "vars", "id": existing[name], "attributes": attributes}}
-            http.request("PATCH", f"{path}/{existing[name]}", body, content_type=_JSON_API)
+            http.request("PATCH", f"{path}/{existing[name]}", body, content_type=_JSON_API, idempotent=True)
         else:
+            # Not retried: a create that landed unseen would make the retry a duplicate (422).
             body = {"data": {"type": "vars", "attributes": attributes}}
             http.request("POST", path, body, content_type=_JSON_API)
 

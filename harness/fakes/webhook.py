@@ -1,12 +1,18 @@
-"""An HTTPS endpoint taking each key as JSON, authenticated with a bearer token or an HMAC-SHA256
-signature header over the body (sha256=<hex>, as GitHub's webhooks sign theirs)."""
+"""An HTTPS endpoint taking each key as JSON, authenticated with a bearer token or, for hmac-sha256,
+verified by the example receiver the webhook handler's documentation ships
+(examples/handler-webhook/receiver.py: signature over timestamp, delivery id and body; old and
+repeated deliveries rejected). It answers as most web frameworks do: 200 with a text body."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import importlib.util
 
 from harness.fakes.base import FakeApi
+from harness.terraform import ROOT
+
+_spec = importlib.util.spec_from_file_location("receiver", ROOT / "examples/handler-webhook/receiver.py")
+receiver = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(receiver)  # type: ignore[union-attr]
 
 
 class FakeWebhook(FakeApi):
@@ -15,13 +21,19 @@ class FakeWebhook(FakeApi):
     def __init__(self, token: str, auth: str = "bearer", header: str = "X-Signature-256") -> None:
         self.auth, self.header = auth, header
         self.deliveries: list[dict] = []
+        self.rejections: list[str] = []  # why the receiver refused a delivery
+        self.seen = receiver.MemorySeen()
         super().__init__(token)
 
     def authorized(self, headers, raw) -> bool:
         if self.auth == "bearer":
             return headers.get("Authorization") == f"Bearer {self.token}"
-        expected = "sha256=" + hmac.new(self.token.encode(), raw, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(headers.get(self.header, ""), expected)
+        try:
+            receiver.verify(headers, raw, self.token, self.seen, signature_header=self.header)
+        except receiver.Rejected as why:
+            self.rejections.append(str(why))
+            return False
+        return True
 
     def routes(self):
         return [("POST", "", self._deliver)]
@@ -30,7 +42,7 @@ class FakeWebhook(FakeApi):
         if not isinstance(body, dict) or not body.get("AccessKeyId") or not body.get("SecretAccessKey"):
             return 422, {"message": "AccessKeyId and SecretAccessKey are required"}
         self.deliveries.append(body)
-        return 204, None
+        return 200, b"OK"
 
     def latest(self, username: str) -> dict | None:
         return next((d for d in reversed(self.deliveries) if d.get("username") == username), None)

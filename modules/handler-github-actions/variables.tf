@@ -42,7 +42,7 @@ variable "organization" {
 }
 
 variable "visibility" {
-  description = "Which repositories of the organization may use organization secrets: \"private\" (private and internal ones) or \"all\"."
+  description = "Which repositories of the organization may use an organization secret this handler creates: \"private\" (private and internal ones) or \"all\". An existing secret keeps the visibility (and selected repositories) an admin set."
   type        = string
   default     = "private"
   nullable    = false

@@ -43,14 +43,14 @@ variable "environment_scope" {
 }
 
 variable "masked" {
-  description = "Mask the variables' values in job logs."
+  description = "Mask the values in job logs, for a variable this handler creates. An existing variable keeps its own setting (and every other attribute)."
   type        = bool
   default     = true
   nullable    = false
 }
 
 variable "protected" {
-  description = "Expose the variables only to pipelines on protected branches and tags."
+  description = "Expose the values only to pipelines on protected branches and tags, for a variable this handler creates. An existing variable keeps its own setting (and every other attribute)."
   type        = bool
   default     = false
   nullable    = false
