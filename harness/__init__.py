@@ -4,3 +4,8 @@
 # policies (harness.iam_policy) without importing moto.
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+
+# The emulated Lambda runtime (lambda_runtime.py) ends a timed-out invocation with this exit status;
+# Lambda's init phase (the function's imports) has this limit of its own.
+TIMED_OUT = 124
+INIT_SECONDS = 10

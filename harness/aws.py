@@ -41,7 +41,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from harness import ACCOUNT_ID, REGION, provider_gaps
+from harness import ACCOUNT_ID, INIT_SECONDS, REGION, TIMED_OUT, provider_gaps
 from harness.faults import Faults, install_faults
 
 __all__ = ["ACCOUNT_ID", "REGION", "EmulatedAws", "Invocation"]
@@ -478,11 +478,20 @@ class EmulatedAws:
         running = (function.function_name, _username_of(event))
         with self._lock:
             self._running[running] = proc
+        timed_out = False
         try:
-            logs, _ = proc.communicate(json.dumps(event), timeout=float(function.timeout))
+            # The runtime ends the invocation at its timeout, counted from the end of its init phase
+            # (as AWS does); this bound is for an init phase that never ends.
+            logs, _ = proc.communicate(json.dumps(event), timeout=float(function.timeout) + INIT_SECONDS)
+            timed_out = proc.returncode == TIMED_OUT
         except subprocess.TimeoutExpired:
             proc.kill()
             logs, _ = proc.communicate()
+            timed_out = True
+        finally:
+            with self._lock:
+                self._running.pop(running, None)
+        if timed_out:
             message = f"Task timed out after {float(function.timeout):.2f} seconds"
             os.unlink(result_file)
             return (
@@ -493,9 +502,6 @@ class EmulatedAws:
                 [],
                 (float(function.timeout), 0.0, 0.0, 0.0),
             )
-        finally:
-            with self._lock:
-                self._running.pop(running, None)
         try:
             with open(result_file) as result_in:
                 written = json.load(result_in)

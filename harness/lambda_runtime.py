@@ -74,6 +74,13 @@ def _checked(enforce, checking, call, target):
         checking.on = False
 
 
+def _time_out() -> None:
+    from harness import TIMED_OUT
+
+    sys.stdout.flush()
+    os._exit(TIMED_OUT)
+
+
 def main() -> None:
     code_dir, handler_name, result_file = sys.argv[1:4]
     sys.path.insert(0, code_dir)
@@ -147,6 +154,11 @@ def main() -> None:
         module_name, function_name = handler_name.rsplit(".", 1)
         function = getattr(importlib.import_module(module_name), function_name)
         context = Context(request_id)
+        # The invocation's timeout runs from here, as in AWS, where the init phase (the imports) has
+        # a limit of its own (harness.INIT_SECONDS).
+        deadline = threading.Timer(float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3")), _time_out)
+        deadline.daemon = True
+        deadline.start()
         # Clients the module created at import belong to the init phase, as in AWS.
         del created[:], client_seconds[:]
         # What Lambda bills as the invocation's duration: the handler's run, not the init phase.
