@@ -70,8 +70,8 @@ locals {
         USAGE_MAX_ROUNDS = tostring(local.usage_rounds), KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds)
       })
       # GetAccessKeyLastUsed names only the key; IAM authorizes it on the key's user.
-      iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"]
-      in_flight_actions  = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:UntagUser"]
+      iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags"]
+      in_flight_actions  = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:UntagUser"]
       secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
       kms_actions        = ["kms:Decrypt"]
       ssm_actions        = []

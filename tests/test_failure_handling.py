@@ -284,23 +284,86 @@ def test_a_new_key_aws_never_accepts_is_rolled_back(aws, stack, third_party, cle
 
 
 def test_a_throttled_handler_is_retried_with_backoff(aws, stack, third_party, clean_slate):
+    """Lambda's Invoke API refuses the handler's invocation (TooManyRequestsException, HTTP 429) before
+    it runs (issue 22, item 9): a refusal, retried."""
     before = give_keys(aws, "ok-2")
-    throttled = []
-
-    def throttle_twice(function_name, event):
-        if function_name == "faults-handler" and len(throttled) < 2:
-            throttled.append(event["username"])
-            return {"errorType": "Lambda.TooManyRequestsException", "errorMessage": "Rate exceeded"}, True
-        return None
-
-    aws.lambda_hook = throttle_twice
+    aws.faults.add("InvokeThrottled", "ok-2", times=2)
+    calls = aws.faults.calls[("InvokeThrottled", "ok-2")]
     sleeps = len(aws.retry_sleeps)
     execution = run(aws, stack, clean_slate, {"username": "ok-2"})
 
     assert execution["status"] == "SUCCEEDED", execution
-    assert throttled == ["ok-2", "ok-2"]
+    assert aws.faults.calls[("InvokeThrottled", "ok-2")] - calls == 3  # two refused, the third ran
     assert aws.retry_sleeps[sleeps:] == [2, 4]  # the definition's back-off, recorded, not slept
     assert_rotated(aws, third_party, "ok-2", before)
+
+
+def test_a_handler_throttled_for_good_is_rolled_back(aws, stack, third_party, clean_slate):
+    """The Invoke API never let the handler run: nothing was written, so the rotation is undone."""
+    before = give_keys(aws, "ok-1")
+    delivered = len(third_party.deliveries)
+    aws.faults.add("InvokeThrottled", "ok-1", times=None)
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+
+    assert execution["status"] == "FAILED"
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert "ok-1 (Lambda.TooManyRequestsException: An error occurred (TooManyRequestsException)" in cause
+    assert aws.access_keys("ok-1") == before
+    assert len(third_party.deliveries) == delivered
+    assert [
+        i for i in aws.invocations if i.function_name == "faults-handler" and i.event == {"username": "ok-1"}
+    ] == []
+
+
+def test_a_connection_closed_after_the_handler_ran_keeps_both_keys(aws, stack, third_party, clean_slate):
+    """The Invoke API ran the handler (which delivered the key), then the connection closed before its
+    answer (botocore's ConnectionClosedError, issue 22, item 9): the outcome is unknown, so the key the
+    third party now holds is kept."""
+    (old,) = give_keys(aws, "ok-3")
+    aws.faults.add("InvokeConnectionClosedAfterRun", "ok-3")
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-3"})
+
+    assert execution["status"] == "FAILED"
+    new = third_party.latest("ok-3")["AccessKeyId"]
+    assert aws.access_keys("ok-3") == {old: "Active", new: "Active"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert (
+        "ok-3 (HandOffOutcomeUnknownError: The credentials handler did not answer: Connection was closed"
+        in cause
+    )
+    assert f"both keys were kept: {old} (old) and {new} (new)" in cause
+    aws.client("iam").delete_access_key(UserName="ok-3", AccessKeyId=old)  # as its operator would
+
+
+def test_a_user_released_by_another_run_after_this_runs_lock_wears_its_tag_again(
+    aws, stack, third_party, clean_slate
+):
+    """Issue 22, item 7: the previous rotation's release (delete the secret, then untag) lands between this
+    rotation's TagUser and its first CreateSecret: its untag removes the tag this rotation needs."""
+    before = give_keys(aws, "ok-1")
+    aws.faults.add("ReleasedAfterLock", "ok-1")
+    at_hand_off = []
+
+    def tags_at_hand_off(function_name, event):
+        if function_name == "faults-handler" and event.get("username") == "ok-1":
+            at_hand_off.extend(t["Key"] for t in in_flight_tags(aws, "ok-1") if t["Value"] == "rotating")
+        return
+
+    aws.lambda_hook = tags_at_hand_off
+    execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert aws.faults.calls[("ReleasedAfterLock", "ok-1")] >= 1
+    assert at_hand_off == ["iam-credentials-rotator/faults"]
+    assert_rotated(aws, third_party, "ok-1", before)
+    assert in_flight_tags(aws, "ok-1") == [
+        {
+            "Key": f"iam-credentials-rotator/faults/{third_party.latest('ok-1')['AccessKeyId']}",
+            "Value": "verified",
+        }
+    ]
 
 
 def test_a_batch_that_cannot_read_its_users_changes_nothing_and_fails_naming_them(
@@ -409,6 +472,11 @@ def in_flight_tags(aws, user):
     return [t for t in tags if t["Key"].startswith("iam-credentials-rotator")]
 
 
+def reach_tags(aws, user):
+    """The tags that give the rotator reach over the user (not the keys' marks of origin, issue 22)."""
+    return [t for t in in_flight_tags(aws, user) if t["Value"] == "rotating"]
+
+
 @contextlib.contextmanager
 def removed_mid_run(aws, root, third_party, user):
     """Runs the body under IAM's decisions at each call (`policies_enforced`); the function it yields
@@ -442,7 +510,7 @@ def test_a_user_removed_from_users_after_its_hand_off_is_still_cleaned_up(
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert_rotated(aws, third_party, "ok-2", before)
-    assert in_flight_tags(aws, "ok-2") == []  # the rotator keeps no reach over a user it no longer lists
+    assert reach_tags(aws, "ok-2") == []  # the rotator keeps no reach over a user it no longer lists
 
 
 def test_a_user_removed_from_users_before_its_roll_back_is_still_rolled_back(

@@ -6,11 +6,14 @@ used (the usage check, unless switched off), then:
 | no  | yes | retire the old key (the switch is proven) |
 | no  | no  | retire the old key, record "unconfirmed"; after an uncertain hand-off keep both keys |
 | yes | yes | pending: checked again after the run's next wait; at the bound, keep both, fail the user |
-| yes | no  | pending; at the bound, delete the new key and its secret, keep the old, fail the user |
+| yes | no  | pending; at the bound, keep both (the new key was delivered: it is the third party's), fail |
 
-Retiring deletes or deactivates the keys the new one superseded, then deletes the secret. A key
-shown to be in use is never deleted. Returns the batch's final summary, or the batch again, marked
-pending, while some of its users wait for another check. Safe to run twice."""
+The bound is the last of `USAGE_MAX_ROUNDS` re-checks; with none, the first check is the last.
+Before retiring, the new key must still exist and be Active, or the old key is kept. Retiring
+deletes or deactivates the keys the new one superseded, then deletes the secret. The new key is
+never deleted or deactivated here, and a key shown to be in use is never deleted. Returns the
+batch's final summary, or the batch again, marked pending, while some of its users wait for another
+check. Safe to run twice."""
 
 from __future__ import annotations
 
@@ -29,7 +32,6 @@ from rotator.common import (
     capped,
     check_user_exists,
     client,
-    delete_keys,
     error_code,
     iam_client,
     list_keys,
@@ -40,6 +42,7 @@ from rotator.common import (
     release,
     secret_name,
     split_name,
+    verified_keys,
 )
 from rotator.payloads import BatchSummary, Rotation
 from rotator.report import explain
@@ -60,17 +63,22 @@ class UsageCheck:
     # follow the key's creation: uses up to then are not the third party's.
     verification: timedelta
     final: bool  # the bound is reached: no user stays pending
+    # Re-checks after the first check (usage_check.max_wait / interval; zero when max_wait is "0s" or
+    # the schedule leaves no room): with none, the first check decides alone, by the same rules.
+    rounds: int
     since: datetime | None  # the previous round's time, None in the first round
 
     @classmethod
     def of(cls, event: dict[str, Any], batch: dict[str, Any]) -> UsageCheck:
         round_ = int((event.get("check") or {}).get("round", 0))
+        rounds = int(os.environ.get("USAGE_MAX_ROUNDS", "0"))
         checked_at = batch.get("checkedAt")
         return cls(
             enabled=os.environ.get("USAGE_CHECK", "on") == "on",
             margin=timedelta(seconds=int(os.environ.get("USAGE_MARGIN_SECONDS", "120"))),
             verification=timedelta(seconds=int(os.environ.get("KEY_VERIFICATION_TIMEOUT_SECONDS", "60"))),
-            final=round_ >= int(os.environ.get("USAGE_MAX_ROUNDS", "0")),
+            final=round_ >= rounds,
+            rounds=rounds,
             since=datetime.fromisoformat(checked_at) if checked_at and round_ > 0 else None,
         )
 
@@ -88,9 +96,16 @@ class UsageCheck:
                 recent[key_id] = used
         if recent:
             # Rotated again soon after its previous rotation, the old key's last use may be that
-            # rotation's own check of it: only then is its creation date worth a call.
+            # rotation's own check of it: only then are the key's creation date and its mark of
+            # origin worth their calls. Without the mark (a key made by hand, used at once by the
+            # third party) an early use is the third party's.
+            ours = verified_keys(iam, username)
             born = {k["AccessKeyId"]: k["CreateDate"] for k in list_keys(iam, username)}
-            recent = {k: used for k, used in recent.items() if k not in born or not self._own(born[k], used)}
+            recent = {
+                k: used
+                for k, used in recent.items()
+                if k not in born or not (k in ours and self._own(born[k], used))
+            }
         new_last = _last_used(iam, record["AccessKeyId"])
         return bool(recent), new_last is not None and not self._own(created, new_last)
 
@@ -207,23 +222,31 @@ def _clean_up(
         log_event(_log, "both keys kept", username=username, access_key_ids=old_keys + [new_key])
         return (
             "FAILED",
-            f"StillInUse: both keys were still in use when the usage check's bound was reached: "
-            f"{', '.join(old_keys)} (old) and {new_key} (new)",
+            f"StillInUse: both keys were still in use when the usage check's bound was reached "
+            f"({check.rounds} re-checks): {', '.join(old_keys)} (old) and {new_key} (new)",
             "still in use: both kept. Find what still uses the old key, switch it to the new one, "
             f"then delete the old key (aws iam delete-access-key --user-name '{username}' "
             f"--access-key-id <old key id>{there})",
         )
     if old_used:
-        # The third party never switched: the new key is the one nobody uses.
-        delete_keys(iam, username, [new_key])
+        # The third party still uses the old key and was never seen on the new one. The new key was
+        # delivered (or may have been): it is the third party's now, wherever it went (a push
+        # handler's store replaced its value), so neither key may go.
         release(iam, secrets, name, username)
-        log_event(_log, "new key deleted: never used", username=username, access_key_id=new_key)
+        log_event(
+            _log,
+            "both keys kept: still on the old key",
+            username=username,
+            access_key_ids=old_keys + [new_key],
+        )
         return (
             "FAILED",
             f"NeverSwitched: the old key {', '.join(old_keys)} was still in use and the new key {new_key} "
-            "never was when the usage check's bound was reached",
-            "never switched: new key removed, the old key kept. Check that the credentials handler "
-            "delivers the key to where it is used, then rotate again",
+            f"never was when the usage check's bound was reached ({check.rounds} re-checks)",
+            f"still on the old key: both kept. The credentials handler delivered {new_key}; find what still "
+            "uses the old key (a consumer that reads the key from elsewhere, or a second one sharing the "
+            "user), switch it to the new key, then delete the old key "
+            f"(aws iam delete-access-key --user-name '{username}' --access-key-id <old key id>{there})",
         )
     if uncertain and not new_used:
         # The third party may hold either key. Its secret has served: the new key stays with IAM.
@@ -237,9 +260,31 @@ def _clean_up(
             f"(aws iam delete-access-key --user-name '{username}' --access-key-id <key id>{there}), then rotate "
             "again",
         )
+    retired: list[str] = []
     try:
+        # Someone (an operator, a tool removing an "unexpected" second key) may have deactivated or
+        # deleted the new key during the wait: then the old key is the user's only working key.
+        status = _status(iam, username, new_key, old_keys)
+        if status != "Active":
+            log_event(_log, "old key kept: new key not active", username=username, access_key_id=new_key)
+            return (
+                "FAILED",
+                f"NewKeyNotActive: the new key {new_key} was {'deactivated' if status else 'deleted'} after "
+                f"the hand-off; the old key {', '.join(old_keys) or '(none)'} was kept",
+                "the old key kept. Find who "
+                + ("deactivated" if status else "deleted")
+                + " the new key and why, "
+                + (
+                    f"reactivate it if the third party uses it (aws iam update-access-key --user-name "
+                    f"'{username}' --access-key-id {new_key} --status Active{there}), "
+                    if status
+                    else ""
+                )
+                + "then rotate again",
+            )
         for key_id in old_keys:
             _retire(iam, username, key_id, action)
+            retired.append(key_id)
     except Exception as error:  # reported as data: the run names the user and what to remove
         return (
             "FAILED",
@@ -253,9 +298,21 @@ def _clean_up(
         )
     finally:
         # The third party has the new key: the secret has served, whatever happens to the old key.
-        release(iam, secrets, name, username)
+        release(iam, secrets, name, username, gone=retired)
     log_event(_log, "secret deleted", username=username, secret_name=name)
     return ("ROTATED", "", "") if new_used or not check.enabled else ("UNCONFIRMED", "", "")
+
+
+def _status(iam: Any, username: str, key_id: str, old_keys: list[str]) -> str | None:
+    """The key's status, None if it is gone; a user gone (renamed) is UserGoneError."""
+    try:
+        keys = list_keys(iam, username)
+    except ClientError as error:
+        if error_code(error) != "NoSuchEntity":
+            raise
+        check_user_exists(iam, username, old_keys)
+        raise
+    return {k["AccessKeyId"]: k["Status"] for k in keys}.get(key_id)
 
 
 def _retire(iam: Any, username: str, key_id: str, action: str) -> None:

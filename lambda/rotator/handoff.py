@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
 from rotator.common import (
     account_of_arn,
@@ -69,7 +69,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         response = lambda_client.invoke(
             FunctionName=required_env("CREDENTIALS_HANDLER_ARN"), Payload=json.dumps(payload).encode()
         )
-    except ReadTimeoutError as error:
+    except (ReadTimeoutError, ConnectionClosedError) as error:
+        # The request was sent: the handler may have run, and written, without our hearing of it.
+        # (A connection that could not be opened sent nothing: botocore's EndpointConnectionError,
+        # left to fail the hand-off as a refusal.)
         raise HandOffOutcomeUnknownError(f"The credentials handler did not answer: {error}") from None
     except ClientError as error:
         code = error_code(error)

@@ -39,7 +39,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         iam = iam_client(account)
         deleted = keys_created_by(iam, username, record)
         delete_keys(iam, username, deleted)
-        release(iam, secrets, name, username)
+        release(iam, secrets, name, username, gone=deleted)
     log_event(
         _log, "rolled back", username=username, deleted_access_key_ids=deleted, error=event["error"]["Error"]
     )

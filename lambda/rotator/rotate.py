@@ -13,7 +13,7 @@ import json
 import os
 import time
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -86,9 +86,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # at once: one call less on the common path.
     create_now = all(k["Status"] == "Active" for k in keys)
     creating = {**attempt, "KeyIds": [k["AccessKeyId"] for k in keys]} if create_now else None
-    record, fresh = _lock(
-        secrets, name, username, rotation, keys, creating, lambda: mark_in_flight(iam, username)
-    )
+    record, fresh = _lock(secrets, name, username, rotation, keys, creating)
     if not fresh:
         previous_died = event.get("previousAttemptDied", False)
         record, keys = _resume(iam, secrets, name, username, record, attempt, previous_died)
@@ -102,6 +100,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             f"The secret {name} of user {username} changed while this attempt verified key "
             f"{record['AccessKeyId']}; the next attempt resumes from what it holds now."
         )
+    # Tagged again now that the lock is taken, however many attempts it took: a rotation that released
+    # the user between this one's first tag and its lock removed the tag after its secret. The key's
+    # mark of origin goes with it, so that an early use of the key is known to be this rotator's check.
+    mark_in_flight(iam, username, verified=record["AccessKeyId"])
     return {
         "user": user,
         "rotation": rotation,
@@ -142,12 +144,9 @@ def _lock(
     rotation: dict,
     keys: list[dict],
     creating: dict | None,
-    retag: Callable[[], None] = lambda: None,
 ) -> tuple[dict, bool]:
     """Creates the user's secret as this rotation's lock, or finds this rotation's own from an
-    earlier attempt. Returns (record, True if taken now). A lock taken once the previous rotation's
-    secret was gone is `retag`ged: that rotation's release removes the user's in-flight tag after its
-    secret, so it may have removed the tag this rotation put on the user meanwhile."""
+    earlier attempt. Returns (record, True if taken now)."""
     record: dict[str, Any] = {
         "UserName": username,
         "Rotation": {
@@ -173,8 +172,6 @@ def _lock(
         try:
             secrets.create_secret(**arguments)
             log_event(_log, "lock taken", username=username, secret_name=name, rotation=rotation["id"])
-            if attempt > 0:
-                retag()
             return record, True
         except ClientError as error:
             # AWS refuses a name scheduled for deletion with InvalidRequestException (moto: exists).
