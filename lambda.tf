@@ -29,11 +29,12 @@ locals {
       timeout = local.rotate_timeout
       environment = merge(
         { SECRET_NAME_PREFIX = local.secret_name_prefix, KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds), ROTATOR_NAME = var.name, IN_FLIGHT_TAG = local.in_flight_tag },
+        var.keep_inactive_keys ? { KEEP_INACTIVE_KEYS = "true" } : {},
         local.member_environment,
         var.kms_key_arn == null ? {} : { KMS_KEY_ID = var.kms_key_arn },
         var.user_tag_key == null ? {} : { USER_TAG = "${var.user_tag_key}=${var.name}" },
       )
-      iam_actions        = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser"]
+      iam_actions        = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser", "iam:ListUserTags"]
       in_flight_actions  = []
       secret_actions     = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"]
       kms_actions        = ["kms:GenerateDataKey", "kms:Decrypt"]
@@ -51,7 +52,8 @@ locals {
       environment        = { CREDENTIALS_HANDLER_ARN = var.credentials_handler_arn }
       iam_actions        = []
       in_flight_actions  = []
-      secret_actions     = []
+      # Acknowledged mode: marks the secret once the handler returned (it may have written the key).
+      secret_actions = local.acknowledged ? ["secretsmanager:TagResource"] : []
       kms_actions        = []
       ssm_actions        = []
       states_actions     = []

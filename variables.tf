@@ -63,7 +63,7 @@ variable "credentials_handler_role_name" {
 }
 
 variable "handoff_mode" {
-  description = "When a user's hand-off is done. \"return\": when the credentials handler returns. \"acknowledged\": when someone confirms it (SendTaskSuccess with the `taskToken` the handler's event then carries), for third parties that take a key asynchronously: a queue, a pipeline, a person. A refusal (SendTaskFailure), or no answer within handoff_timeout, rolls the user back as a failing handler does. See the README's \"Acknowledged hand-offs\"."
+  description = "When a user's hand-off is done. \"return\": when the credentials handler returns. \"acknowledged\": when someone confirms it (SendTaskSuccess with the `taskToken` the handler's event then carries), for third parties that take a key asynchronously: a queue, a pipeline, a person. A refusal (SendTaskFailure), or no answer within handoff_timeout, after the handler returned keeps both keys and fails the user (the handler may have written the key). See the README's \"Acknowledged hand-offs\"."
   type        = string
   default     = "return"
   nullable    = false
@@ -157,6 +157,13 @@ variable "old_key_action" {
     condition     = contains(["delete", "deactivate"], var.old_key_action)
     error_message = "old_key_action must be \"delete\" or \"deactivate\"; got \"${var.old_key_action}\"."
   }
+}
+
+variable "keep_inactive_keys" {
+  description = "Whether a user's inactive access key that this rotator did not create (one deactivated for an incident's investigation, say) is kept: the user is then refused (InactiveKeyKeptError) until the key is deleted by hand. By default such a key is deleted to make room for the new key, and the run's result and logs name it."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "key_verification_timeout" {

@@ -126,7 +126,7 @@ def install_faults(emulator: Any) -> None:
                 "message": "Rate Exceeded.",
                 "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
             }
-            return 429, {"x-amzn-errortype": "TooManyRequestsException"}, json.dumps(body)
+            return 429, {"status": "429", "x-amzn-errortype": "TooManyRequestsException"}, json.dumps(body)
         answer = invoke(self)
         if faults.take("InvokeConnectionClosedAfterRun", username):
             # The function ran (and wrote); the caller's connection drops before the answer.

@@ -665,3 +665,26 @@ def test_a_retry_beside_a_live_twin_hands_off_the_key_the_twin_stored(aws, stack
     delivered = third_party.latest("ok-1")["AccessKeyId"]
     assert aws.access_keys("ok-1") == {delivered: "Active"} and delivered != old
     assert third_party.latest("ok-1")["SecretAccessKey"] == aws.issued_secrets[-1]
+
+
+def test_an_inactive_key_deleted_to_make_room_is_named_in_the_runs_result_and_logs(
+    aws, stack, third_party, clean_slate
+):
+    """Issue 22, item 8: the inactive key may have been kept on purpose; deleting it is never silent."""
+    before = give_keys(aws, "one-inactive", active=1, inactive=1)
+    (inactive,) = [k for k, status in before.items() if status == "Inactive"]
+    since = len(aws.invocations)
+
+    execution = run(aws, stack, clean_slate, {"username": "one-inactive"})
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert_rotated(aws, third_party, "one-inactive", before)
+    assert json.loads(execution["output"])["inactiveKeysDeleted"] == {"one-inactive": [inactive]}
+    (line,) = [
+        json.loads(line)
+        for i in aws.invocations[since:]
+        if i.function_name == "faults-rotate"
+        for line in i.logs.splitlines()
+        if "inactive key deleted" in line
+    ]
+    assert line["message"] == "inactive key deleted to make room" and line["access_key_id"] == inactive

@@ -128,12 +128,21 @@ def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(defa
     ]
 
 
+# ListUserTags reads the keys' marks of origin (issue 22): RotateKey's with keep_inactive_keys,
+# CleanUp's when an old key's early use needs explaining.
 USER_ACTIONS = {
-    "rotate": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:TagUser"],
+    "rotate": [
+        "iam:CreateAccessKey",
+        "iam:DeleteAccessKey",
+        "iam:ListAccessKeys",
+        "iam:ListUserTags",
+        "iam:TagUser",
+    ],
     "cleanup": [
         "iam:DeleteAccessKey",
         "iam:GetAccessKeyLastUsed",
         "iam:ListAccessKeys",
+        "iam:ListUserTags",
         "iam:UpdateAccessKey",
     ],
     "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys"],
@@ -145,6 +154,7 @@ IN_FLIGHT_ACTIONS = {
         "iam:DeleteAccessKey",
         "iam:GetAccessKeyLastUsed",
         "iam:ListAccessKeys",
+        "iam:ListUserTags",
         "iam:UntagUser",
         "iam:UpdateAccessKey",
     ],

@@ -9,7 +9,7 @@ import pytest
 
 from harness.terraform import TerraformRoot
 
-USERS = ["switched", "idle", "both", "never", "human", "deactivated", "again"]
+USERS = ["switched", "idle", "both", "never", "human", "deactivated", "again", "quarantined"]
 FIRST_WAIT, INTERVAL, RECHECKS = (
     300,
     300,
@@ -221,3 +221,25 @@ def test_a_key_the_rotator_made_and_verified_is_rotated_again_within_minutes(aws
     assert waits == [FIRST_WAIT]
     tags = {t["Key"] for t in aws.client("iam").list_user_tags(UserName="again")["Tags"]}
     assert tags == {f"iam-credentials-rotator/switch/{new_id}"}  # the retired key's mark went with it
+
+
+def test_an_inactive_key_kept_for_an_investigation_refuses_the_user(aws, stack, third_party, runs):
+    """Issue 22, item 8: with keep_inactive_keys, an inactive key the rotator did not create is not deleted
+    to make room for the new key; the user is refused, and nothing is created."""
+    old = old_key(aws, "quarantined")
+    iam = aws.client("iam")
+    held = iam.create_access_key(UserName="quarantined")["AccessKey"]["AccessKeyId"]
+    iam.update_access_key(UserName="quarantined", AccessKeyId=held, Status="Inactive")
+    delivered = len(third_party.deliveries)
+
+    execution, waits = rotate(aws, stack, runs, "quarantined")
+
+    assert execution["status"] == "FAILED" and execution["error"] == "RotationFailedError"
+    assert aws.access_keys("quarantined") == {old["AccessKeyId"]: "Active", held: "Inactive"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert (
+        f"quarantined (InactiveKeyKeptError: User quarantined has the inactive key {held}, which this "
+        "rotator did not create, and keep_inactive_keys forbids deleting it" in cause
+    )
+    assert len(third_party.deliveries) == delivered
+    iam.delete_access_key(UserName="quarantined", AccessKeyId=held)

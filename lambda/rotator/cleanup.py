@@ -205,6 +205,9 @@ def _clean_up(
         return ("ROTATED", "", "") if not uncertain else ("FAILED", "", "see the earlier clean-up's logs")
     new_key = record["AccessKeyId"]
     old_keys = [k for k in record["Rotation"]["ActiveKeyIdsBefore"] if k != new_key]
+    # Keys gone with this rotation, whose marks of origin go with the in-flight tag: the inactive keys
+    # RotateKey deleted, and (below) the old keys deleted here.
+    gone = [k for k in record["Rotation"].get("KeyIdsBefore", []) if k not in old_keys + [new_key]]
     # Without the check, nothing is known of either key's use: as if neither were used.
     old_used, new_used = check.usage(iam, username, record, old_keys) if check.enabled else (False, False)
     log_event(
@@ -218,7 +221,9 @@ def _clean_up(
     if old_used and not check.final:
         return ("PENDING", "", "")
     if old_used and new_used:
-        release(iam, secrets, name, username)  # the third party holds the new key: the secret has served
+        release(
+            iam, secrets, name, username, gone=gone
+        )  # the third party holds the new key: the secret has served
         log_event(_log, "both keys kept", username=username, access_key_ids=old_keys + [new_key])
         return (
             "FAILED",
@@ -232,7 +237,7 @@ def _clean_up(
         # The third party still uses the old key and was never seen on the new one. The new key was
         # delivered (or may have been): it is the third party's now, wherever it went (a push
         # handler's store replaced its value), so neither key may go.
-        release(iam, secrets, name, username)
+        release(iam, secrets, name, username, gone=gone)
         log_event(
             _log,
             "both keys kept: still on the old key",
@@ -250,7 +255,7 @@ def _clean_up(
         )
     if uncertain and not new_used:
         # The third party may hold either key. Its secret has served: the new key stays with IAM.
-        release(iam, secrets, name, username)
+        release(iam, secrets, name, username, gone=gone)
         log_event(_log, "both keys kept", username=username, access_key_ids=old_keys + [new_key])
         return (
             "FAILED",
@@ -260,7 +265,6 @@ def _clean_up(
             f"(aws iam delete-access-key --user-name '{username}' --access-key-id <key id>{there}), then rotate "
             "again",
         )
-    retired: list[str] = []
     try:
         # Someone (an operator, a tool removing an "unexpected" second key) may have deactivated or
         # deleted the new key during the wait: then the old key is the user's only working key.
@@ -284,7 +288,8 @@ def _clean_up(
             )
         for key_id in old_keys:
             _retire(iam, username, key_id, action)
-            retired.append(key_id)
+            if action == "delete":  # a deactivated key keeps its mark until it is deleted
+                gone.append(key_id)
     except Exception as error:  # reported as data: the run names the user and what to remove
         return (
             "FAILED",
@@ -298,7 +303,7 @@ def _clean_up(
         )
     finally:
         # The third party has the new key: the secret has served, whatever happens to the old key.
-        release(iam, secrets, name, username, gone=retired)
+        release(iam, secrets, name, username, gone=gone)
     log_event(_log, "secret deleted", username=username, secret_name=name)
     return ("ROTATED", "", "") if new_used or not check.enabled else ("UNCONFIRMED", "", "")
 

@@ -351,6 +351,21 @@ def release(iam: Any, secrets: Any, name: str, username: str, gone: list[str] | 
         log_event(logger(__name__), "in-flight tag left", username=username, tag_key=key, error=str(error))
 
 
+# Put on the user's secret by HandOff in acknowledged mode once the credentials handler returned: the
+# handler may have written the key, so a later refusal or silence does not roll it back.
+HANDLER_RETURNED_TAG = "iam-credentials-rotator:handler-returned"
+
+
+def handler_returned(secrets: Any, name: str) -> bool:
+    try:
+        tags = secrets.describe_secret(SecretId=name).get("Tags") or []
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        return False
+    return any(t["Key"] == HANDLER_RETURNED_TAG for t in tags)
+
+
 def delete_secret(secrets: Any, name: str) -> None:
     try:
         secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)

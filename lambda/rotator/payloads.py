@@ -36,6 +36,7 @@ class UserResult(TypedDict):
     status: str  # HANDED_OFF, UNCERTAIN, SKIPPED or FAILED
     error: NotRequired[str]
     cause: NotRequired[str]
+    inactiveKeysDeleted: NotRequired[list[str]]
 
 
 class BatchSummary(TypedDict):
@@ -56,3 +57,5 @@ class BatchSummary(TypedDict):
     details: dict[str, str]
     actions: dict[str, str]
     omitted: int
+    # Inactive keys deleted to make room for the new key, by user (reported, never silent).
+    inactiveKeysDeleted: NotRequired[dict[str, list[str]]]

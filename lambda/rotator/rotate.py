@@ -21,6 +21,7 @@ from rotator.common import (
     CLOCK_SKEW,
     AlreadyRotatedError,
     AttemptInProgressError,
+    InactiveKeyKeptError,
     KeyNotUsableError,
     RotationError,
     RotationInProgressError,
@@ -45,6 +46,7 @@ from rotator.common import (
     read_record,
     secret_name,
     user_out_of_reach,
+    verified_keys,
 )
 
 _log = logger(__name__)
@@ -70,7 +72,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     name = secret_name(username, account)
     attempt = _attempt(context)
     keys = _keys_in_reach(iam, username, account)
-    refusal = _refusal(username, rotation, keys)
+    refusal = _refusal(username, rotation, keys) or _quarantined(iam, username, keys)
     if refusal is not None:
         # Refused before taking the lock (nothing to undo), unless a rotation holds it: another one
         # (whose new key makes the user look refused) is reported as such; this one's own earlier
@@ -104,11 +106,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # the user between this one's first tag and its lock removed the tag after its secret. The key's
     # mark of origin goes with it, so that an early use of the key is known to be this rotator's check.
     mark_in_flight(iam, username, verified=record["AccessKeyId"])
+    before = record["Rotation"]
     return {
         "user": user,
         "rotation": rotation,
         "newAccessKeyId": record["AccessKeyId"],
         "secretName": name,
+        # Reported in the run's result: an inactive key may have been kept on purpose.
+        "deletedInactiveKeyIds": [k for k in before["KeyIdsBefore"] if k not in before["ActiveKeyIdsBefore"]],
     }
 
 
@@ -266,11 +271,14 @@ def _resume(
 def _create(
     iam: Any, secrets: Any, name: str, username: str, record: dict, keys: list[dict], attempt: dict
 ) -> None:
-    # An inactive key is no one's working key; it only takes the slot the new key needs.
+    # An inactive key is no one's working key; it only takes the slot the new key needs. It may have
+    # been kept on purpose: the log and the run's result name it (keep_inactive_keys refuses instead).
     for key in keys:
         if key["Status"] != "Active":
             delete_keys(iam, username, [key["AccessKeyId"]])
-            log_event(_log, "inactive key deleted", username=username, access_key_id=key["AccessKeyId"])
+            log_event(
+                _log, "inactive key deleted to make room", username=username, access_key_id=key["AccessKeyId"]
+            )
     rotation = record["Rotation"]
     if rotation.get("Creating", {}).get("Id") != attempt["Id"]:
         # The keys there now: any other key found later was created by this attempt's call.
@@ -314,6 +322,23 @@ def _refusal(username: str, rotation: dict, keys: list[dict]) -> RotationError |
             "deactivate the key that is not in use, then run the rotation again."
         )
     return None
+
+
+def _quarantined(iam: Any, username: str, keys: list[dict]) -> RotationError | None:
+    """With keep_inactive_keys, an inactive key the rotator did not create (one deactivated for an
+    incident's investigation, say) is not deleted to free its slot: the user is refused instead."""
+    inactive = [k["AccessKeyId"] for k in keys if k["Status"] != "Active"]
+    if not inactive or os.environ.get("KEEP_INACTIVE_KEYS") != "true":
+        return None
+    foreign = [k for k in inactive if k not in verified_keys(iam, username)]
+    if not foreign:
+        return None
+    return InactiveKeyKeptError(
+        f"User {username} has the inactive key {', '.join(foreign)}, which this rotator did not create, and "
+        "keep_inactive_keys forbids deleting it to make room for the new key; nothing was changed. Delete "
+        f"it once it is no longer needed (aws iam delete-access-key --user-name '{username}' "
+        f"--access-key-id {foreign[0]}), then rotate again."
+    )
 
 
 def _verify(username: str, access_key_id: str, secret_access_key: str, account: str | None) -> None:
