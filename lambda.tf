@@ -36,7 +36,7 @@ locals {
       )
       iam_actions        = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser", "iam:ListUserTags"]
       in_flight_actions  = []
-      secret_actions     = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"]
+      secret_actions     = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"]
       kms_actions        = ["kms:GenerateDataKey", "kms:Decrypt"]
       ssm_actions        = []
       states_actions     = ["states:DescribeExecution"]
@@ -48,12 +48,12 @@ locals {
       handler     = "rotator.handoff.handler"
       description = "Invokes the credentials handler with a user's new key and discards what it returns."
       # Outlasts any handler: a Lambda function runs 15 minutes at most.
-      timeout            = 900
-      environment        = { CREDENTIALS_HANDLER_ARN = var.credentials_handler_arn }
-      iam_actions        = []
-      in_flight_actions  = []
+      timeout           = 900
+      environment       = { CREDENTIALS_HANDLER_ARN = var.credentials_handler_arn }
+      iam_actions       = []
+      in_flight_actions = []
       # Acknowledged mode: marks the secret once the handler returned (it may have written the key).
-      secret_actions = local.acknowledged ? ["secretsmanager:TagResource"] : []
+      secret_actions     = local.acknowledged ? ["secretsmanager:TagResource"] : []
       kms_actions        = []
       ssm_actions        = []
       states_actions     = []
@@ -72,9 +72,10 @@ locals {
         USAGE_MAX_ROUNDS = tostring(local.usage_rounds), KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds)
       })
       # GetAccessKeyLastUsed names only the key; IAM authorizes it on the key's user.
-      iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags"]
-      in_flight_actions  = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:UntagUser"]
-      secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
+      iam_actions       = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags"]
+      in_flight_actions = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:UntagUser"]
+      # TagResource: a half-written hand-off's secret is kept, tagged with its end (issue 22).
+      secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret", "secretsmanager:TagResource"]
       kms_actions        = ["kms:Decrypt"]
       ssm_actions        = []
       states_actions     = []

@@ -187,7 +187,13 @@ def test_the_deployed_batch_waits_for_the_token_and_the_answering_policy_is_outp
     assert handoff["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
     assert handoff["Parameters"]["FunctionName"].endswith(":function:ack-handoff")
     assert handoff["TimeoutSeconds"] == HANDOFF_TIMEOUT and handoff["ResultPath"] is None
-    assert [c["Next"] for c in handoff["Catch"]] == ["NotAcknowledged", "RollBack", "Uncertain", "RollBack"]
+    assert [c["Next"] for c in handoff["Catch"]] == [
+        "NotAcknowledged",
+        "RollBack",
+        "HalfDelivered",
+        "Uncertain",
+        "RollBack",
+    ]
     assert states["Acknowledged"]["Parameters"]["status"] == "HANDED_OFF"
     policy = json.loads(stack["acknowledge_policy_json"])
     (statement,) = policy["Statement"]

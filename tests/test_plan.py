@@ -163,8 +163,10 @@ IN_FLIGHT_ACTIONS = {
 # RotateKey no longer deletes secrets (RollBack owns undo); it tags them (leftovers can be found)
 # and, like the others that read them, tells a secret deleted by hand (DescribeSecret).
 SECRET_ACTIONS = {
+    # RotateKey also releases a stale lock it healed (issue 22).
     "rotate": [
         "secretsmanager:CreateSecret",
+        "secretsmanager:DeleteSecret",
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
         "secretsmanager:PutSecretValue",
@@ -174,6 +176,7 @@ SECRET_ACTIONS = {
         "secretsmanager:DeleteSecret",
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
+        "secretsmanager:TagResource",
     ],
     "rollback": [
         "secretsmanager:DeleteSecret",

@@ -27,6 +27,8 @@ from typing import Any, Tuple
 from botocore.exceptions import ClientError
 
 from rotator.common import (
+    HALF_DELIVERED_KEEP,
+    HALF_DELIVERED_TAG,
     MemberAccountUnreachableError,
     bind_event,
     capped,
@@ -85,7 +87,8 @@ class UsageCheck:
     def usage(self, iam: Any, username: str, record: dict, old_keys: list[str]) -> tuple[bool, bool]:
         """(an old key was used since the hand-off or the previous check, the new key was used
         since the hand-off), erring towards "used": a key deemed used is never deleted."""
-        created = datetime.fromisoformat(record["CreateDate"])
+        # A resumed half-written hand-off starts again, and RotateKey checked the key again, then.
+        created = datetime.fromisoformat(record["Rotation"].get("ResumedAt") or record["CreateDate"])
         # The new key's creation precedes its hand-off: a use of the old key in between counts as a
         # use after the hand-off, so a busy third party costs one more round, never its key.
         old_since = _minute((self.since or created) - self.margin)
@@ -99,8 +102,8 @@ class UsageCheck:
             # rotation's own check of it: only then are the key's creation date and its mark of
             # origin worth their calls. Without the mark (a key made by hand, used at once by the
             # third party) an early use is the third party's.
-            ours = verified_keys(iam, username)
             born = {k["AccessKeyId"]: k["CreateDate"] for k in list_keys(iam, username)}
+            ours = verified_keys(iam, username, present=set(born))
             recent = {
                 k: used
                 for k, used in recent.items()
@@ -141,6 +144,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     handed_off, uncertain = summary["handedOff"], summary["uncertain"]
     checked_at = now()
 
+    half = set(summary.get("halfDelivered", []))
+
     def clean_up(name: str) -> Outcome:
         # Names of member accounts' users are "<account>/<username>".
         account, username = split_name(name)
@@ -148,7 +153,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             iam = iam_client(account)
         except MemberAccountUnreachableError as error:
             return ("FAILED", capped(f"MemberAccountUnreachableError: {error}", 500), "both keys kept")
-        return _clean_up(iam, secrets, username, account, rotation, action, name in uncertain, check)
+        return _clean_up(
+            iam, secrets, username, account, rotation, action, name in uncertain, check, name in half
+        )
 
     # Bounded like the hand-offs: IAM's rate limits are per account.
     with ThreadPoolExecutor(max_workers=int(os.environ.get("MAX_CONCURRENCY", "10"))) as pool:
@@ -195,6 +202,7 @@ def _clean_up(
     action: str,
     uncertain: bool,
     check: UsageCheck,
+    half: bool = False,
 ) -> Outcome:
     name = secret_name(username, account)
     # A member account's user's keys are deleted there: say so in the commands the report gives.
@@ -220,6 +228,21 @@ def _clean_up(
     )
     if old_used and not check.final:
         return ("PENDING", "", "")
+    if half and not new_used:
+        # The third party holds part of the new key (its id, say) and only the secret holds the rest:
+        # the secret is kept, for a bounded time, and the next run resumes the hand-off with it.
+        until = record["Rotation"].get("KeepUntil") or (now() + HALF_DELIVERED_KEEP).isoformat()
+        secrets.tag_resource(SecretId=name, Tags=[{"Key": HALF_DELIVERED_TAG, "Value": until}])
+        log_event(_log, "half delivered: secret kept", username=username, secret_name=name, keep_until=until)
+        left = datetime.fromisoformat(until) - now()
+        return (
+            "FAILED",
+            "",
+            f"half delivered: both keys kept, {', '.join(old_keys) or '(none)'} (old) and {new_key} (new), and the "
+            f"secret {name}, which holds the only copy of the new key's secret, until {until} "
+            f"({left.days} days {left.seconds // 3600} hours left): the user's next run resumes the hand-off "
+            f'with it (rotate it on demand once the third party is fixed: {{"username": "{username}"}})',
+        )
     if old_used and new_used:
         release(
             iam, secrets, name, username, gone=gone

@@ -299,11 +299,20 @@ def verified_tag(access_key_id: str) -> str:
     return f"{in_flight_tag()[0]}/{access_key_id}"
 
 
-def verified_keys(iam: Any, username: str) -> set[str]:
-    """The user's keys this rotator created and verified (read only when a use needs explaining)."""
+def verified_keys(iam: Any, username: str, present: set[str] | None = None) -> set[str]:
+    """The user's keys this rotator created and verified (read only when a use needs explaining).
+    Given the user's `present` keys, the marks of keys deleted by someone else are removed meanwhile,
+    so that they never add up to IAM's 50 tags."""
     prefix = in_flight_tag()[0] + "/"
     tags = iam.list_user_tags(UserName=username)["Tags"]
-    return {t["Key"][len(prefix) :] for t in tags if t["Key"].startswith(prefix)}
+    marked = {t["Key"][len(prefix) :] for t in tags if t["Key"].startswith(prefix)}
+    litter = sorted(marked - present) if present is not None else []
+    if litter:
+        try:
+            iam.untag_user(UserName=username, TagKeys=[verified_tag(k) for k in litter])
+        except ClientError as error:
+            log_event(logger(__name__), "marks of deleted keys left", username=username, error=str(error))
+    return marked
 
 
 def mark_in_flight(iam: Any, username: str, verified: str | None = None) -> None:
@@ -351,19 +360,30 @@ def release(iam: Any, secrets: Any, name: str, username: str, gone: list[str] | 
         log_event(logger(__name__), "in-flight tag left", username=username, tag_key=key, error=str(error))
 
 
+# Put on a user's secret by CleanUp after a half-written hand-off (PartiallyDeliveredError): the secret
+# holds the only copy of the new secret key, kept until the tag's date for the next run to resume the
+# hand-off with; the lifetime is bounded, from the first half-written hand-off, however many resume.
+HALF_DELIVERED_TAG = "iam-credentials-rotator:half-delivered-keep-until"
+HALF_DELIVERED_KEEP = timedelta(days=7)
+
+
+def secret_tags(secrets: Any, name: str) -> dict[str, str]:
+    try:
+        tags = secrets.describe_secret(SecretId=name).get("Tags") or []
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        return {}
+    return {t["Key"]: t["Value"] for t in tags}
+
+
 # Put on the user's secret by HandOff in acknowledged mode once the credentials handler returned: the
 # handler may have written the key, so a later refusal or silence does not roll it back.
 HANDLER_RETURNED_TAG = "iam-credentials-rotator:handler-returned"
 
 
 def handler_returned(secrets: Any, name: str) -> bool:
-    try:
-        tags = secrets.describe_secret(SecretId=name).get("Tags") or []
-    except ClientError as error:
-        if error_code(error) != "ResourceNotFoundException":
-            raise
-        return False
-    return any(t["Key"] == HANDLER_RETURNED_TAG for t in tags)
+    return HANDLER_RETURNED_TAG in secret_tags(secrets, name)
 
 
 def delete_secret(secrets: Any, name: str) -> None:

@@ -78,6 +78,8 @@ def summarize_batch(
             status, "failed"
         )
         summary[key].append(username)  # type: ignore[literal-required]
+        if result.get("halfDelivered"):
+            summary.setdefault("halfDelivered", []).append(username)
         if result.get("inactiveKeysDeleted"):
             summary.setdefault("inactiveKeysDeleted", {})[username] = result["inactiveKeysDeleted"]
         if status != "HANDED_OFF":
