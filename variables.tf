@@ -248,7 +248,7 @@ variable "role_permissions_boundary_arn" {
 }
 
 variable "usage_check" {
-  description = "Before the clean-up retires a user's old key, it reads when the old and the new key were last used (iam:GetAccessKeyLastUsed, whose dates are whole minutes): the old key is retired only when it is not seen in use since the hand-off. While it is, the clean-up checks again every `interval`, up to `max_wait`; then it fails the user, keeping both keys if the new one is in use too, else deleting the new key (the third party never switched). `margin` widens every comparison, towards \"in use\". `max_wait` null: as long as fits before the next scheduled run, at most 1h. `enabled = false`: the old key is retired after cleanup_wait_duration, unchecked. Durations as \"90s\", \"5m\", \"1h\"."
+  description = "Before the clean-up retires a user's old key, it reads when the old and the new key were last used (iam:GetAccessKeyLastUsed, whose dates are whole minutes): the old key is retired only when it is not seen in use since the hand-off. While it is, the clean-up checks again every `interval`, up to `max_wait`; then it fails the user, keeping both keys (the new key was delivered: it is the third party's, whether or not it uses it yet). `margin` widens every comparison, towards \"in use\". `max_wait` null: as long as fits before the next scheduled run, at most 1h; \"0s\" (or a schedule too short for a re-check): the first check decides alone, by the same rules. `enabled = false`: the old key is retired after cleanup_wait_duration, unchecked. Durations as \"90s\", \"5m\", \"1h\"."
   type = object({
     enabled  = optional(bool, true)
     margin   = optional(string, "2m")

@@ -754,3 +754,32 @@ def test_a_stale_lock_keeps_both_keys_then_heals_once_one_is_deleted(aws, stack,
     assert healed["status"] == "SUCCEEDED", healed
     assert_rotated(aws, third_party, "ok-2", {old: "Active", stale: "Active"})
     assert reach_tags(aws, "ok-2") == []
+
+
+def test_with_no_usage_recheck_one_recent_use_of_the_old_key_keeps_both_keys(
+    aws, stack, third_party, clean_slate
+):
+    """Issue 22, item 2: `usage_check.max_wait = "0s"` (faults-deactivate): the first check is the last, so
+    one recent use of the old key decides alone, by the same rule: the delivered new key is kept, and
+    neither key is deactivated."""
+    give_keys(aws, "undo-1", active=0)
+    iam = aws.client("iam")
+    ci_key = iam.create_access_key(UserName="undo-1")["AccessKey"]  # the key CI holds, and uses once now
+    aws.client(
+        "sts", aws_access_key_id=ci_key["AccessKeyId"], aws_secret_access_key=ci_key["SecretAccessKey"]
+    ).get_caller_identity()
+    old = ci_key["AccessKeyId"]
+    waits = len(aws.waits)
+
+    execution = run(aws, stack, clean_slate, {"username": "undo-1"}, machine="deactivate_state_machine_arn")
+
+    assert execution["status"] == "FAILED"
+    new = third_party.latest("undo-1")["AccessKeyId"]
+    assert aws.access_keys("undo-1") == {old: "Active", new: "Active"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert (
+        f"undo-1 (NeverSwitched: the old key {old} was still in use and the new key {new} never was when the "
+        "usage check's bound was reached (0 re-checks)): still on the old key: both kept." in cause
+    )
+    assert len(aws.waits) - waits == 1  # the clean-up's wait, and no re-check
+    iam.delete_access_key(UserName="undo-1", AccessKeyId=new)  # as its operator would, once CI is fixed
