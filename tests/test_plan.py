@@ -107,11 +107,13 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
     code = "".join(p.read_text() for p in (ROOT / "lambda" / "rotator").glob("*.py"))
     read = set(re.findall(r'(?:required_env\(|environ\.get\(|environ\[)"([A-Z_]+)"', code))
     # KMS_KEY_ID is set only with kms_key_arn (see the KMS test), USER_TAG only with user_tag_key,
-    # MEMBER_ROLE_ARN only with users of member accounts (tests/test_multi_account_plan.py);
-    # AWS_LAMBDA_FUNCTION_NAME by Lambda itself.
+    # MEMBER_ROLE_ARN only with users of member accounts (tests/test_multi_account_plan.py),
+    # KEEP_INACTIVE_KEYS only with keep_inactive_keys (tests/fixtures/switch); AWS_LAMBDA_FUNCTION_NAME
+    # by Lambda itself.
     assert read == set().union(*planned.values()) | {
         "KMS_KEY_ID",
         "USER_TAG",
+        "KEEP_INACTIVE_KEYS",
         "MEMBER_ROLE_ARN",
         "AWS_LAMBDA_FUNCTION_NAME",
     }
