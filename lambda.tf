@@ -34,7 +34,8 @@ locals {
         var.kms_key_arn == null ? {} : { KMS_KEY_ID = var.kms_key_arn },
         var.user_tag_key == null ? {} : { USER_TAG = "${var.user_tag_key}=${var.name}" },
       )
-      iam_actions        = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser", "iam:ListUserTags"]
+      # ListUserTags only to tell the rotator's own inactive keys with keep_inactive_keys (issue 22).
+      iam_actions        = concat(["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser"], var.keep_inactive_keys ? ["iam:ListUserTags"] : [])
       in_flight_actions  = []
       secret_actions     = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"]
       kms_actions        = ["kms:GenerateDataKey", "kms:Decrypt"]
@@ -72,7 +73,9 @@ locals {
         USAGE_MAX_ROUNDS = tostring(local.usage_rounds), KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds)
       })
       # GetAccessKeyLastUsed names only the key; IAM authorizes it on the key's user.
-      iam_actions       = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags"]
+      # The keys' marks of origin (ListUserTags) are read while the user wears its in-flight tag only:
+      # the listed users' named policies keep their room.
+      iam_actions       = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"]
       in_flight_actions = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:UntagUser"]
       # TagResource: a half-written hand-off's secret is kept, tagged with its end (issue 22).
       secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret", "secretsmanager:TagResource"]

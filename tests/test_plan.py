@@ -130,27 +130,21 @@ def test_schedule_runs_every_hour_by_default_and_passes_its_time_to_the_run(defa
     ]
 
 
-# ListUserTags reads the keys' marks of origin (issue 22): RotateKey's with keep_inactive_keys,
-# CleanUp's when an old key's early use needs explaining.
 USER_ACTIONS = {
-    "rotate": [
-        "iam:CreateAccessKey",
-        "iam:DeleteAccessKey",
-        "iam:ListAccessKeys",
-        "iam:ListUserTags",
-        "iam:TagUser",
-    ],
+    "rotate": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:TagUser"],
     "cleanup": [
         "iam:DeleteAccessKey",
         "iam:GetAccessKeyLastUsed",
         "iam:ListAccessKeys",
-        "iam:ListUserTags",
         "iam:UpdateAccessKey",
     ],
     "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys"],
     "check": ["iam:ListAccessKeys"],
 }
-# RollBack and CleanUp also reach a user mid-rotation by its in-flight tag, listed or not (issue 15).
+# RollBack and CleanUp also reach a user mid-rotation by its in-flight tag, listed or not (issue 15);
+# CleanUp reads the keys' marks of origin by it (ListUserTags, issue 22): the user is tagged then, and
+# the listed users' named policies keep their room. RotateKey gets ListUserTags only with
+# keep_inactive_keys.
 IN_FLIGHT_ACTIONS = {
     "cleanup": [
         "iam:DeleteAccessKey",
