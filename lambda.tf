@@ -29,13 +29,15 @@ locals {
       timeout = local.rotate_timeout
       environment = merge(
         { SECRET_NAME_PREFIX = local.secret_name_prefix, KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds), ROTATOR_NAME = var.name, IN_FLIGHT_TAG = local.in_flight_tag },
+        var.keep_inactive_keys ? { KEEP_INACTIVE_KEYS = "true" } : {},
         local.member_environment,
         var.kms_key_arn == null ? {} : { KMS_KEY_ID = var.kms_key_arn },
         var.user_tag_key == null ? {} : { USER_TAG = "${var.user_tag_key}=${var.name}" },
       )
-      iam_actions        = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser"]
+      # ListUserTags only to tell the rotator's own inactive keys with keep_inactive_keys (issue 22).
+      iam_actions        = concat(["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser"], var.keep_inactive_keys ? ["iam:ListUserTags"] : [])
       in_flight_actions  = []
-      secret_actions     = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"]
+      secret_actions     = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"]
       kms_actions        = ["kms:GenerateDataKey", "kms:Decrypt"]
       ssm_actions        = []
       states_actions     = ["states:DescribeExecution"]
@@ -47,11 +49,12 @@ locals {
       handler     = "rotator.handoff.handler"
       description = "Invokes the credentials handler with a user's new key and discards what it returns."
       # Outlasts any handler: a Lambda function runs 15 minutes at most.
-      timeout            = 900
-      environment        = { CREDENTIALS_HANDLER_ARN = var.credentials_handler_arn }
-      iam_actions        = []
-      in_flight_actions  = []
-      secret_actions     = []
+      timeout           = 900
+      environment       = { CREDENTIALS_HANDLER_ARN = var.credentials_handler_arn }
+      iam_actions       = []
+      in_flight_actions = []
+      # Acknowledged mode: marks the secret once the handler returned (it may have written the key).
+      secret_actions     = local.acknowledged ? ["secretsmanager:TagResource"] : []
       kms_actions        = []
       ssm_actions        = []
       states_actions     = []
@@ -70,9 +73,12 @@ locals {
         USAGE_MAX_ROUNDS = tostring(local.usage_rounds), KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds)
       })
       # GetAccessKeyLastUsed names only the key; IAM authorizes it on the key's user.
-      iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"]
-      in_flight_actions  = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:UntagUser"]
-      secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
+      # The keys' marks of origin (ListUserTags) are read while the user wears its in-flight tag only:
+      # the listed users' named policies keep their room.
+      iam_actions       = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"]
+      in_flight_actions = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:UntagUser"]
+      # TagResource: a half-written hand-off's secret is kept, tagged with its end (issue 22).
+      secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret", "secretsmanager:TagResource"]
       kms_actions        = ["kms:Decrypt"]
       ssm_actions        = []
       states_actions     = []

@@ -63,7 +63,7 @@ variable "credentials_handler_role_name" {
 }
 
 variable "handoff_mode" {
-  description = "When a user's hand-off is done. \"return\": when the credentials handler returns. \"acknowledged\": when someone confirms it (SendTaskSuccess with the `taskToken` the handler's event then carries), for third parties that take a key asynchronously: a queue, a pipeline, a person. A refusal (SendTaskFailure), or no answer within handoff_timeout, rolls the user back as a failing handler does. See the README's \"Acknowledged hand-offs\"."
+  description = "When a user's hand-off is done. \"return\": when the credentials handler returns. \"acknowledged\": when someone confirms it (SendTaskSuccess with the `taskToken` the handler's event then carries), for third parties that take a key asynchronously: a queue, a pipeline, a person. A refusal (SendTaskFailure), or no answer within handoff_timeout, after the handler returned keeps both keys and fails the user (the handler may have written the key). See the README's \"Acknowledged hand-offs\"."
   type        = string
   default     = "return"
   nullable    = false
@@ -213,6 +213,13 @@ variable "old_key_action" {
   }
 }
 
+variable "keep_inactive_keys" {
+  description = "Whether a user's inactive access key that this rotator did not create (one deactivated for an incident's investigation, say) is kept: the user is then refused (InactiveKeyKeptError) until the key is deleted by hand. By default such a key is deleted to make room for the new key, and the run's result and logs name it."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "key_verification_timeout" {
   description = "How long the rotator waits for AWS to accept a new key (IAM takes seconds to propagate one) before it gives up, deletes the key and keeps the old one: \"30s\", \"2m\" (s or m), at most 10m."
   type        = string
@@ -295,7 +302,7 @@ variable "role_permissions_boundary_arn" {
 }
 
 variable "usage_check" {
-  description = "Before the clean-up retires a user's old key, it reads when the old and the new key were last used (iam:GetAccessKeyLastUsed, whose dates are whole minutes): the old key is retired only when it is not seen in use since the hand-off. While it is, the clean-up checks again every `interval`, up to `max_wait`; then it fails the user, keeping both keys if the new one is in use too, else deleting the new key (the third party never switched). `margin` widens every comparison, towards \"in use\". `max_wait` null: as long as fits before the next scheduled run, at most 1h. `enabled = false`: the old key is retired after cleanup_wait_duration, unchecked. Durations as \"90s\", \"5m\", \"1h\"."
+  description = "Before the clean-up retires a user's old key, it reads when the old and the new key were last used (iam:GetAccessKeyLastUsed, whose dates are whole minutes): the old key is retired only when it is not seen in use since the hand-off. While it is, the clean-up checks again every `interval`, up to `max_wait`; then it fails the user, keeping both keys (the new key was delivered: it is the third party's, whether or not it uses it yet). `margin` widens every comparison, towards \"in use\". `max_wait` null: as long as fits before the next scheduled run, at most 1h; \"0s\" (or a schedule too short for a re-check): the first check decides alone, by the same rules. `enabled = false`: the old key is retired after cleanup_wait_duration, unchecked. Durations as \"90s\", \"5m\", \"1h\"."
   type = object({
     enabled  = optional(bool, true)
     margin   = optional(string, "2m")

@@ -1,14 +1,19 @@
 """Faults injected into the emulated AWS, per user: throttled IAM calls (CreateAccessKey,
 DeleteAccessKey, ListAccessKeys), an unreadable users list (per parameter), a new key that STS
-refuses for a while, a Lambda that crashes between two AWS calls. moto's backends run in this process, so
+refuses for a while, a Lambda that crashes between two AWS calls; the Lambda Invoke API's answers
+to the credentials handler's invocation (throttled before it runs, a connection closed after it
+ran); a late release of the user by another run (its in-flight tag removed after this run's lock). moto's backends run in this process, so
 the faults are patches on them; the product code sees ordinary AWS errors."""
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 from collections import defaultdict
 from typing import Any
 
+from moto.awslambda.responses import LambdaResponse
 from moto.core.exceptions import ServiceException
 from moto.iam.models import IAMBackend, iam_backends
 from moto.secretsmanager.models import SecretsManagerBackend
@@ -75,6 +80,31 @@ def _username_of_key(access_key_id: str) -> str | None:
     return None
 
 
+def _handler_username(body: Any) -> str | None:
+    """The user of a credentials handler's event (top-level "username"; the rotator's own states
+    nest it under "user", so they are never matched)."""
+    try:
+        event = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    return event.get("username") if isinstance(event, dict) else None
+
+
+def _untag_in_flight(username: str) -> None:
+    """What another run's release does last: remove the user's rotator tags."""
+    for account in iam_backends.values():
+        for backend in account.values():
+            user = backend.users.get(username)
+            if user is None:
+                continue
+            keys = [
+                k
+                for k in backend.tagger.get_tag_dict_for_resource(user.arn)
+                if k.startswith("iam-credentials-rotator/")
+            ]
+            backend.tagger.untag_resource_using_names(user.arn, keys)
+
+
 def install_faults(emulator: Any) -> None:
     faults: Faults = emulator.faults
     create_access_key = IAMBackend.create_access_key
@@ -83,6 +113,33 @@ def install_faults(emulator: Any) -> None:
     get_caller_identity = STSBackend.get_caller_identity
     put_secret_value = SecretsManagerBackend.put_secret_value
     get_parameters = SimpleSystemManagerBackend.get_parameters
+    create_secret = SecretsManagerBackend.create_secret
+    invoke = LambdaResponse.invoke
+
+    def patched_invoke(self: LambdaResponse) -> Any:
+        username = _handler_username(self.body)
+        if faults.take("InvokeThrottled", username):
+            # The Invoke API's own refusal, before the function runs (HTTP 429; AWS Lambda API
+            # reference, Invoke: TooManyRequestsException).
+            body = {
+                "Type": "User",
+                "message": "Rate Exceeded.",
+                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+            }
+            return 429, {"status": "429", "x-amzn-errortype": "TooManyRequestsException"}, json.dumps(body)
+        answer = invoke(self)
+        if faults.take("InvokeConnectionClosedAfterRun", username):
+            # The function ran (and wrote); the caller's connection drops before the answer.
+            connection = self.normalized_request.environ.get("werkzeug.socket")
+            connection.shutdown(socket.SHUT_RDWR)
+        return answer
+
+    def patched_create_secret(self: SecretsManagerBackend, name: str, *args: Any, **kwargs: Any) -> Any:
+        created = create_secret(self, name, *args, **kwargs)
+        username = name.rsplit("/", 1)[-1]
+        if faults.take("ReleasedAfterLock", username):
+            _untag_in_flight(username)
+        return created
 
     def patched_create(self: IAMBackend, user_name: str, *args: Any, **kwargs: Any) -> Any:
         if faults.take("CreateAccessKey", user_name):
@@ -130,3 +187,5 @@ def install_faults(emulator: Any) -> None:
     STSBackend.get_caller_identity = patched_identity  # type: ignore[method-assign]
     SecretsManagerBackend.put_secret_value = patched_put  # type: ignore[method-assign]
     SimpleSystemManagerBackend.get_parameters = patched_get_parameters  # type: ignore[method-assign]
+    SecretsManagerBackend.create_secret = patched_create_secret  # type: ignore[method-assign]
+    LambdaResponse.invoke = patched_invoke  # type: ignore[method-assign]

@@ -111,7 +111,11 @@ def test_a_confirmed_hand_off_completes_and_retires_the_old_key(aws, stack, thir
     assert len(outputs) == 2 and not any("confirmedBy" in output for output in outputs)
 
 
-def test_a_refused_hand_off_rolls_the_user_back_naming_the_refusal(aws, stack, third_party, runs):
+def test_a_refused_hand_off_after_the_handler_wrote_keeps_both_keys_naming_the_refusal(
+    aws, stack, third_party, runs
+):
+    """Issue 22, item 1: the handler returned, having written the key to the third party: a refusal does
+    not prove that nothing holds the key, so it is not rolled back."""
     old = old_key(aws, "refused")
     since = len(aws.invocations)
     arn = start(aws, stack, runs, "refused")
@@ -125,11 +129,16 @@ def test_a_refused_hand_off_rolls_the_user_back_naming_the_refusal(aws, stack, t
 
     assert execution["status"] == "FAILED" and execution["error"] == "RotationFailedError"
     cause = json.loads(execution["cause"])["errorMessage"]
-    assert "refused (KeyRejected: the vendor's console refused the key)" in cause
-    assert aws.access_keys("refused") == {old: "Active"} and delivered != old
+    assert "refused (KeyRejected: the vendor's console refused the key" in cause
+    assert (
+        f"The credentials handler had returned, so it may have written the new key: nothing was rolled back, "
+        f"both keys were kept: {old} (old) and {delivered} (new)." in cause
+    )
+    assert aws.access_keys("refused") == {old: "Active", delivered: "Active"} and delivered != old
+    aws.client("iam").delete_access_key(UserName="refused", AccessKeyId=delivered)  # as its operator would
 
 
-def test_no_answer_within_the_timeout_rolls_the_user_back(aws, stack, third_party, runs):
+def test_no_answer_within_the_timeout_after_the_handler_wrote_keeps_both_keys(aws, stack, third_party, runs):
     aws.task_timeouts[HANDOFF_TIMEOUT] = 3  # moto waits a task's timeout out for real
     old = old_key(aws, "silent")
     since = len(aws.invocations)
@@ -144,13 +153,16 @@ def test_no_answer_within_the_timeout_rolls_the_user_back(aws, stack, third_part
         "silent (HandOffNotAcknowledged: Nobody confirmed or refused the hand-off within handoff_timeout (20m)"
         in cause
     )
-    assert aws.access_keys("silent") == {old: "Active"}
-    # An answer after the timeout is refused: the key it would confirm is gone.
+    delivered = third_party.latest("silent")["AccessKeyId"]
+    assert f"both keys were kept: {old} (old) and {delivered} (new)" in cause
+    assert aws.access_keys("silent") == {old: "Active", delivered: "Active"}
+    # An answer after the timeout is refused: the run has ended.
     with pytest.raises(ClientError) as late:
         aws.client("stepfunctions").send_task_success(taskToken=event["taskToken"], output="{}")
     assert late.value.response["Error"]["Code"] in CLOSED_TASK
     timed_out = [e for e in aws.history(arn) if e["type"] == "TaskTimedOut"]
     assert len(timed_out) == 1
+    aws.client("iam").delete_access_key(UserName="silent", AccessKeyId=delivered)
 
 
 def test_a_failing_handler_rolls_back_without_waiting_for_an_answer(aws, stack, third_party, runs):
@@ -175,7 +187,13 @@ def test_the_deployed_batch_waits_for_the_token_and_the_answering_policy_is_outp
     assert handoff["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
     assert handoff["Parameters"]["FunctionName"].endswith(":function:ack-handoff")
     assert handoff["TimeoutSeconds"] == HANDOFF_TIMEOUT and handoff["ResultPath"] is None
-    assert [c["Next"] for c in handoff["Catch"]] == ["NotAcknowledged", "RollBack", "Uncertain", "RollBack"]
+    assert [c["Next"] for c in handoff["Catch"]] == [
+        "NotAcknowledged",
+        "RollBack",
+        "HalfDelivered",
+        "Uncertain",
+        "RollBack",
+    ]
     assert states["Acknowledged"]["Parameters"]["status"] == "HANDED_OFF"
     policy = json.loads(stack["acknowledge_policy_json"])
     (statement,) = policy["Statement"]

@@ -21,9 +21,11 @@ def test_benchmark_at_ten_users_meets_the_per_user_targets():
     (result,) = json.loads(proc.stderr.strip().splitlines()[-1])
     n = result["n"]
     assert result["status"] == "SUCCEEDED" and result["rotated"] == n
-    # Per rotated user: 2 states (RotateKey, HandOff), 2 functions and 14 API calls, 2 of them the usage
-    # check's GetAccessKeyLastUsed and 2 the in-flight tag's TagUser and UntagUser (the wait is the run's,
-    # once; the clean-up is per batch). Shared by all
+    # Per rotated user: 2 states (RotateKey, HandOff), 2 functions and 16 API calls, 2 of them the usage
+    # check's GetAccessKeyLastUsed, 3 the in-flight tag's TagUser (twice: before the lock, and again
+    # after it with the new key's mark of origin) and UntagUser, and 1 the ListAccessKeys that checks the
+    # new key is still Active before the old one is retired (issue 22) (the wait is the run's, once; the
+    # clean-up is per batch). Shared by all
     # users: the run's ListUsers, two Maps, the batch's start, the Wait, the usage check's start, count
     # and choice, the batch's clean-up and Report (10 transitions, 3 functions), and per
     # batch of up to 100 users its LoadUsers, Map and Summarize (3 transitions, 2 functions); the
@@ -33,18 +35,19 @@ def test_benchmark_at_ten_users_meets_the_per_user_targets():
     assert result["critical waits"] == 1
     assert result["state transitions"] == pytest.approx(2 + 13 / n)
     assert result["own Lambda invocations"] == pytest.approx(2 + 5 / n)
-    assert sum(result["API calls"].values()) == pytest.approx(14 + (n // 10 + 1 + -(-n // 10) + 1) / n)
+    assert sum(result["API calls"].values()) == pytest.approx(16 + (n // 10 + 1 + -(-n // 10) + 1) / n)
     assert result["API calls"]["iam:GetAccessKeyLastUsed"] == 2  # the usage check's cost
     assert result["API calls"]["lambda:Invoke"] == 1  # HandOff invoking the handler
-    assert result["API calls"]["iam:TagUser"] == result["API calls"]["iam:UntagUser"] == 1  # issue 15
+    assert result["API calls"]["iam:TagUser"] == 2 and result["API calls"]["iam:UntagUser"] == 1  # 15, 22
+    assert result["API calls"]["iam:ListAccessKeys"] == 2  # RotateKey's, and the clean-up's (issue 22)
     assert result["history events"] < 25_000
     assert "| state transitions | 3.30 |" in proc.stdout
     # Every call the functions made is allowed by their deployed policies, and nothing of another
     # rotator's is: neither its users (by tag), nor its secrets, nor its users list.
     privilege = result["least privilege"]
-    # Per user its 13 calls (STS GetCallerIdentity needs no permission) and its parameter, which
+    # Per user its 15 calls (STS GetCallerIdentity needs no permission) and its parameter, which
     # LoadUsers reads; the run's two pages of the users list.
-    assert privilege["calls checked"] == 14 * n + 2
+    assert privilege["calls checked"] == 16 * n + 2
     assert privilege["denied"] == [] and privilege["out of scope but allowed"] == []
 
 

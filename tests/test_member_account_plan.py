@@ -46,6 +46,7 @@ def test_the_role_trusts_only_the_rotators_key_functions_and_reaches_only_the_na
         "iam:DeleteAccessKey",
         "iam:GetAccessKeyLastUsed",
         "iam:ListAccessKeys",
+        "iam:ListUserTags",
         "iam:TagUser",
         "iam:UpdateAccessKey",
     ]
@@ -62,6 +63,7 @@ def assert_in_flight(statement):
         "iam:DeleteAccessKey",
         "iam:GetAccessKeyLastUsed",
         "iam:ListAccessKeys",
+        "iam:ListUserTags",
         "iam:UntagUser",
         "iam:UpdateAccessKey",
     ]

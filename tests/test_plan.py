@@ -119,11 +119,13 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
     code = "".join(p.read_text() for p in (ROOT / "lambda" / "rotator").glob("*.py"))
     read = set(re.findall(r'(?:required_env\(|environ\.get\(|environ\[)"([A-Z_]+)"', code))
     # KMS_KEY_ID is set only with kms_key_arn (see the KMS test), USER_TAG only with user_tag_key,
-    # MEMBER_ROLE_ARN only with users of member accounts (tests/test_multi_account_plan.py);
-    # AWS_LAMBDA_FUNCTION_NAME by Lambda itself.
+    # MEMBER_ROLE_ARN only with users of member accounts (tests/test_multi_account_plan.py),
+    # KEEP_INACTIVE_KEYS only with keep_inactive_keys (tests/fixtures/switch); AWS_LAMBDA_FUNCTION_NAME
+    # by Lambda itself.
     assert read == set().union(*planned.values()) | {
         "KMS_KEY_ID",
         "USER_TAG",
+        "KEEP_INACTIVE_KEYS",
         "MEMBER_ROLE_ARN",
         "AWS_LAMBDA_FUNCTION_NAME",
     }
@@ -174,12 +176,16 @@ USER_ACTIONS = {
     "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys"],
     "check": ["iam:ListAccessKeys"],
 }
-# RollBack and CleanUp also reach a user mid-rotation by its in-flight tag, listed or not (issue 15).
+# RollBack and CleanUp also reach a user mid-rotation by its in-flight tag, listed or not (issue 15);
+# CleanUp reads the keys' marks of origin by it (ListUserTags, issue 22): the user is tagged then, and
+# the listed users' named policies keep their room. RotateKey gets ListUserTags only with
+# keep_inactive_keys.
 IN_FLIGHT_ACTIONS = {
     "cleanup": [
         "iam:DeleteAccessKey",
         "iam:GetAccessKeyLastUsed",
         "iam:ListAccessKeys",
+        "iam:ListUserTags",
         "iam:UntagUser",
         "iam:UpdateAccessKey",
     ],
@@ -188,8 +194,10 @@ IN_FLIGHT_ACTIONS = {
 # RotateKey no longer deletes secrets (RollBack owns undo); it tags them (leftovers can be found)
 # and, like the others that read them, tells a secret deleted by hand (DescribeSecret).
 SECRET_ACTIONS = {
+    # RotateKey also releases a stale lock it healed (issue 22).
     "rotate": [
         "secretsmanager:CreateSecret",
+        "secretsmanager:DeleteSecret",
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
         "secretsmanager:PutSecretValue",
@@ -199,6 +207,7 @@ SECRET_ACTIONS = {
         "secretsmanager:DeleteSecret",
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
+        "secretsmanager:TagResource",
     ],
     "rollback": [
         "secretsmanager:DeleteSecret",

@@ -9,7 +9,7 @@ import pytest
 
 from harness.terraform import TerraformRoot
 
-USERS = ["switched", "idle", "both", "never"]
+USERS = ["switched", "idle", "both", "never", "human", "deactivated", "again", "quarantined"]
 FIRST_WAIT, INTERVAL, RECHECKS = (
     300,
     300,
@@ -130,9 +130,11 @@ def test_both_keys_in_use_until_the_bound_fails_the_user_and_keeps_both(aws, sta
     aws.client("iam").delete_access_key(UserName="both", AccessKeyId=old["AccessKeyId"])  # as advised
 
 
-def test_an_old_key_in_use_and_a_new_one_never_removes_the_new_key_and_fails_the_user(
+def test_an_old_key_in_use_and_a_new_one_never_keeps_both_keys_and_fails_the_user(
     aws, stack, third_party, runs
 ):
+    """Issue 22, item 1: the handler delivered the new key, so it is the third party's (a push handler's
+    store now holds it, whoever still uses the old one): neither key goes."""
     old = old_key(aws, "never")
     third_party_uses(aws, third_party, "never", old=old)
 
@@ -140,13 +142,104 @@ def test_an_old_key_in_use_and_a_new_one_never_removes_the_new_key_and_fails_the
 
     assert execution["status"] == "FAILED" and execution["error"] == "RotationFailedError"
     new_id = third_party.latest("never")["AccessKeyId"]
-    # The key the third party uses stays; the one it never switched to is gone.
-    assert aws.access_keys("never") == {old["AccessKeyId"]: "Active"}
+    # The key the third party was given stays, Active, beside the one still in use.
+    assert aws.access_keys("never") == {old["AccessKeyId"]: "Active", new_id: "Active"}
     cause = json.loads(execution["cause"])["errorMessage"]
     assert (
         f"never (NeverSwitched: the old key {old['AccessKeyId']} was still in use and the new key {new_id}"
-        in cause
+        f" never was when the usage check's bound was reached ({RECHECKS} re-checks)" in cause
     )
-    assert "never switched: new key removed, the old key kept." in cause
+    assert f"still on the old key: both kept. The credentials handler delivered {new_id};" in cause
     assert waits == [FIRST_WAIT] + [INTERVAL] * RECHECKS
-    use(aws, old)  # the third party's key still works
+    use(aws, old)  # both keys still work
+    use(aws, {**third_party.latest("never"), "UserName": "never"})
+    aws.client("iam").delete_access_key(UserName="never", AccessKeyId=old["AccessKeyId"])  # as advised
+
+
+def test_a_new_key_deactivated_during_the_wait_keeps_the_old_key(aws, stack, third_party, runs):
+    """Issue 22, item 3: a tool removing an "unexpected second key" (or an operator) deactivates the new
+    key during the wait; retiring the old key would leave the user with no working key."""
+    old = old_key(aws, "deactivated")
+
+    def deactivate_the_new_key(seconds):
+        new_id = third_party.latest("deactivated")["AccessKeyId"]
+        aws.client("iam").update_access_key(UserName="deactivated", AccessKeyId=new_id, Status="Inactive")
+
+    aws.wait_hook = deactivate_the_new_key
+
+    execution, waits = rotate(aws, stack, runs, "deactivated")
+
+    assert execution["status"] == "FAILED" and execution["error"] == "RotationFailedError"
+    new_id = third_party.latest("deactivated")["AccessKeyId"]
+    assert aws.access_keys("deactivated") == {old["AccessKeyId"]: "Active", new_id: "Inactive"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert (
+        f"deactivated (NewKeyNotActive: the new key {new_id} was deactivated after the hand-off; "
+        f"the old key {old['AccessKeyId']} was kept): the old key kept." in cause
+    )
+    assert f"--access-key-id {new_id} --status Active" in cause
+    assert waits == [FIRST_WAIT]
+    use(aws, old)
+    aws.client("iam").delete_access_key(UserName="deactivated", AccessKeyId=new_id)
+
+
+def test_an_early_use_of_a_key_made_by_hand_is_not_taken_for_the_rotators_own(aws, stack, third_party, runs):
+    """Issue 22, item 4: a human's key, minutes old and already used by CI, is rotated. Its use falls
+    within key_verification_timeout + margin of its creation, but the rotator never verified that key:
+    the use is the third party's, so the old key is kept."""
+    old = old_key(aws, "human")
+    use(aws, old)  # CI's job, right after the human created the key; it runs rarely
+
+    execution, waits = rotate(aws, stack, runs, "human")
+
+    assert execution["status"] == "FAILED" and execution["error"] == "RotationFailedError"
+    new_id = third_party.latest("human")["AccessKeyId"]
+    assert aws.access_keys("human") == {old["AccessKeyId"]: "Active", new_id: "Active"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert f"human (NeverSwitched: the old key {old['AccessKeyId']} was still in use" in cause
+    assert waits == [FIRST_WAIT] + [INTERVAL] * RECHECKS
+    use(aws, old)
+    aws.client("iam").delete_access_key(UserName="human", AccessKeyId=new_id)
+
+
+def test_a_key_the_rotator_made_and_verified_is_rotated_again_within_minutes(aws, stack, third_party, runs):
+    """The other side of item 4: the old key's only use is the previous rotation's own check of it, which
+    that rotation marked on the user (and the clean-up unmarks with the key)."""
+    old_key(aws, "again")
+    first, _ = rotate(aws, stack, runs, "again")
+    assert first["status"] == "SUCCEEDED", first
+    (previous,) = aws.access_keys("again")
+    tags = {t["Key"] for t in aws.client("iam").list_user_tags(UserName="again")["Tags"]}
+    assert tags == {f"iam-credentials-rotator/switch/{previous}"}
+    aws.last_use_clock_offset = 0.0  # the second run starts minutes after the first key's creation
+
+    second, waits = rotate(aws, stack, runs, "again")
+
+    assert second["status"] == "SUCCEEDED", second
+    new_id = third_party.latest("again")["AccessKeyId"]
+    assert aws.access_keys("again") == {new_id: "Active"} and new_id != previous
+    assert waits == [FIRST_WAIT]
+    tags = {t["Key"] for t in aws.client("iam").list_user_tags(UserName="again")["Tags"]}
+    assert tags == {f"iam-credentials-rotator/switch/{new_id}"}  # the retired key's mark went with it
+
+
+def test_an_inactive_key_kept_for_an_investigation_refuses_the_user(aws, stack, third_party, runs):
+    """Issue 22, item 8: with keep_inactive_keys, an inactive key the rotator did not create is not deleted
+    to make room for the new key; the user is refused, and nothing is created."""
+    old = old_key(aws, "quarantined")
+    iam = aws.client("iam")
+    held = iam.create_access_key(UserName="quarantined")["AccessKey"]["AccessKeyId"]
+    iam.update_access_key(UserName="quarantined", AccessKeyId=held, Status="Inactive")
+    delivered = len(third_party.deliveries)
+
+    execution, waits = rotate(aws, stack, runs, "quarantined")
+
+    assert execution["status"] == "FAILED" and execution["error"] == "RotationFailedError"
+    assert aws.access_keys("quarantined") == {old["AccessKeyId"]: "Active", held: "Inactive"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert (
+        f"quarantined (InactiveKeyKeptError: User quarantined has the inactive key {held}, which this "
+        "rotator did not create, and keep_inactive_keys forbids deleting it" in cause
+    )
+    assert len(third_party.deliveries) == delivered
+    iam.delete_access_key(UserName="quarantined", AccessKeyId=held)

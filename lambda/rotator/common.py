@@ -282,13 +282,44 @@ def in_flight_tag() -> tuple[str, str]:
     return key, value
 
 
-def mark_in_flight(iam: Any, username: str) -> None:
+def verified_tag(access_key_id: str) -> str:
+    """The tag key that says this rotator created and verified the key: the usage check discounts an
+    early use of such a key as the rotator's own check of it, and of no other key."""
+    return f"{in_flight_tag()[0]}/{access_key_id}"
+
+
+def verified_keys(iam: Any, username: str, present: set[str] | None = None) -> set[str]:
+    """The user's keys this rotator created and verified (read only when a use needs explaining).
+    Given the user's `present` keys, the marks of keys deleted by someone else are removed meanwhile,
+    so that they never add up to IAM's 50 tags."""
+    prefix = in_flight_tag()[0] + "/"
+    tags = iam.list_user_tags(UserName=username)["Tags"]
+    marked = {t["Key"][len(prefix) :] for t in tags if t["Key"].startswith(prefix)}
+    litter = sorted(marked - present) if present is not None else []
+    if litter:
+        try:
+            iam.untag_user(UserName=username, TagKeys=[verified_tag(k) for k in litter])
+        except ClientError as error:
+            log_event(logger(__name__), "marks of deleted keys left", username=username, error=str(error))
+    return marked
+
+
+def mark_in_flight(iam: Any, username: str, verified: str | None = None) -> None:
     """Tags the user before its rotation takes the lock, so that whatever the rotation creates stays
-    within its undo's reach."""
+    within its undo's reach; once its key is verified, tags it again (a rotation that released the
+    user meanwhile may have removed the tag) with the key's mark of origin (`verified_tag`)."""
     key, value = in_flight_tag()
+    tags = [{"Key": key, "Value": value}]
+    if verified:
+        tags.append({"Key": verified_tag(verified), "Value": "verified"})
     try:
-        iam.tag_user(UserName=username, Tags=[{"Key": key, "Value": value}])
+        iam.tag_user(UserName=username, Tags=tags)
     except ClientError as error:
+        if verified and error_code(error) == "LimitExceeded":
+            # No room for the mark: an early use of this key will count as the third party's, which
+            # only errs towards keeping a key.
+            mark_in_flight(iam, username)
+            return
         if error_code(error) == "AccessDenied":
             raise InFlightTagDeniedError(
                 f"This rotator may not tag user {username} ({key} = {value}), which it does while it rotates a "
@@ -304,17 +335,44 @@ def mark_in_flight(iam: Any, username: str) -> None:
         ) from error
 
 
-def release(iam: Any, secrets: Any, name: str, username: str) -> None:
-    """Ends the user's rotation: deletes its secret (the lock), then the user's in-flight tag. The
-    tag goes last, so no lock is ever left without it. The rotation's outcome is decided by then:
-    if the tag cannot be removed, it is logged and left (it only keeps RollBack's and CleanUp's reach
-    over a user until the user's next rotation removes it)."""
+def release(iam: Any, secrets: Any, name: str, username: str, gone: list[str] | None = None) -> None:
+    """Ends the user's rotation: deletes its secret (the lock), then the user's in-flight tag, and
+    the marks of origin of the keys that are `gone` (in the same call). The tag goes last, so no
+    lock is ever left without it. The rotation's outcome is decided by then: if the tag cannot be
+    removed, it is logged and left (it only keeps RollBack's and CleanUp's reach over a user until
+    the user's next rotation removes it)."""
     key, _ = in_flight_tag()
     delete_secret(secrets, name)
     try:
-        iam.untag_user(UserName=username, TagKeys=[key])
+        iam.untag_user(UserName=username, TagKeys=[key, *(verified_tag(k) for k in gone or [])])
     except ClientError as error:
         log_event(logger(__name__), "in-flight tag left", username=username, tag_key=key, error=str(error))
+
+
+# Put on a user's secret by CleanUp after a half-written hand-off (PartiallyDeliveredError): the secret
+# holds the only copy of the new secret key, kept until the tag's date for the next run to resume the
+# hand-off with; the lifetime is bounded, from the first half-written hand-off, however many resume.
+HALF_DELIVERED_TAG = "iam-credentials-rotator:half-delivered-keep-until"
+HALF_DELIVERED_KEEP = timedelta(days=7)
+
+
+def secret_tags(secrets: Any, name: str) -> dict[str, str]:
+    try:
+        tags = secrets.describe_secret(SecretId=name).get("Tags") or []
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        return {}
+    return {t["Key"]: t["Value"] for t in tags}
+
+
+# Put on the user's secret by HandOff in acknowledged mode once the credentials handler returned: the
+# handler may have written the key, so a later refusal or silence does not roll it back.
+HANDLER_RETURNED_TAG = "iam-credentials-rotator:handler-returned"
+
+
+def handler_returned(secrets: Any, name: str) -> bool:
+    return HANDLER_RETURNED_TAG in secret_tags(secrets, name)
 
 
 def delete_secret(secrets: Any, name: str) -> None:
@@ -383,6 +441,10 @@ class UserTagLimitError(RotationError):
 
 class InFlightTagDeniedError(RotationError):
     pass
+
+
+class InactiveKeyKeptError(RotationError):
+    """The user has an inactive key, and keep_inactive_keys forbids deleting it to free its slot."""
 
 
 def message_of(cause: str) -> str:

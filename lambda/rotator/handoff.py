@@ -11,9 +11,10 @@ import json
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
 from rotator.common import (
+    HANDLER_RETURNED_TAG,
     account_of_arn,
     bind_event,
     capped,
@@ -21,6 +22,7 @@ from rotator.common import (
     error_code,
     log_event,
     logger,
+    now,
     required_env,
 )
 
@@ -69,7 +71,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         response = lambda_client.invoke(
             FunctionName=required_env("CREDENTIALS_HANDLER_ARN"), Payload=json.dumps(payload).encode()
         )
-    except ReadTimeoutError as error:
+    except (ReadTimeoutError, ConnectionClosedError) as error:
+        # The request was sent: the handler may have run, and written, without our hearing of it.
+        # (A connection that could not be opened sent nothing: botocore's EndpointConnectionError,
+        # left to fail the hand-off as a refusal.)
         raise HandOffOutcomeUnknownError(f"The credentials handler did not answer: {error}") from None
     except ClientError as error:
         code = error_code(error)
@@ -89,5 +94,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         message = str(failure.get("errorMessage") or "the handler failed without an error message")
         log_event(_log, "hand-off failed", username=username, error=name)
         raise _error(name, message)
+    if payload.get("taskToken"):
+        # An answer may still refuse the key, or none come; the handler has returned, so it may have
+        # written the key somewhere: RollBack reads this mark and keeps both keys.
+        client("secretsmanager").tag_resource(
+            SecretId=payload["secretName"], Tags=[{"Key": HANDLER_RETURNED_TAG, "Value": now().isoformat()}]
+        )
     log_event(_log, "handed off", username=username, secret_name=payload["secretName"])
-    return {"username": username, "status": "HANDED_OFF"}
+    return {
+        "username": username,
+        "status": "HANDED_OFF",
+        "inactiveKeysDeleted": event.get("deletedInactiveKeyIds") or [],
+    }

@@ -36,6 +36,8 @@ class UserResult(TypedDict):
     status: str  # HANDED_OFF, UNCERTAIN, SKIPPED or FAILED
     error: NotRequired[str]
     cause: NotRequired[str]
+    inactiveKeysDeleted: NotRequired[list[str]]
+    halfDelivered: NotRequired[bool]  # PartiallyDeliveredError, retries spent
 
 
 class BatchSummary(TypedDict):
@@ -56,3 +58,7 @@ class BatchSummary(TypedDict):
     details: dict[str, str]
     actions: dict[str, str]
     omitted: int
+    # Users whose hand-off was half written: the clean-up keeps their secrets for the next run.
+    halfDelivered: NotRequired[list[str]]
+    # Inactive keys deleted to make room for the new key, by user (reported, never silent).
+    inactiveKeysDeleted: NotRequired[dict[str, list[str]]]

@@ -78,6 +78,10 @@ def summarize_batch(
             status, "failed"
         )
         summary[key].append(username)  # type: ignore[literal-required]
+        if result.get("halfDelivered"):
+            summary.setdefault("halfDelivered", []).append(username)
+        if result.get("inactiveKeysDeleted"):
+            summary.setdefault("inactiveKeysDeleted", {})[username] = result["inactiveKeysDeleted"]
         if status != "HANDED_OFF":
             explain(summary, username, reason(result.get("error"), result.get("cause")))
     for username in unlisted:
@@ -137,6 +141,8 @@ def report_run(batches: list[dict[str, Any]]) -> dict[str, Any]:
         if part.get("unconfirmed"):
             # Rotated, but neither key was seen in use: the switch is not proven.
             summary.setdefault("unconfirmed", []).extend(part["unconfirmed"])
+        if part.get("inactiveKeysDeleted"):
+            summary.setdefault("inactiveKeysDeleted", {}).update(part["inactiveKeysDeleted"])
         summary["details"].update(part["details"])
         summary["omitted"] += part["omitted"]
         for username in part["failed"]:
@@ -146,6 +152,9 @@ def report_run(batches: list[dict[str, Any]]) -> dict[str, Any]:
     failed = len(summary["failed"])
     if failed:
         text = f"{failed} of {summary['users']} users not rotated: " + "; ".join(whole + _grouped(entries))
+        if summary.get("inactiveKeysDeleted"):
+            deleted = ", ".join(f"{u} ({' '.join(k)})" for u, k in summary["inactiveKeysDeleted"].items())
+            text += f". Inactive keys deleted to make room for new ones: {deleted}"
         if len(text) > _MAX_RUN_MESSAGE:
             text = (
                 text[: _MAX_RUN_MESSAGE - 120]

@@ -19,8 +19,10 @@ from botocore.exceptions import ClientError
 
 from rotator.common import (
     CLOCK_SKEW,
+    HALF_DELIVERED_TAG,
     AlreadyRotatedError,
     AttemptInProgressError,
+    InactiveKeyKeptError,
     KeyNotUsableError,
     RotationError,
     RotationInProgressError,
@@ -31,6 +33,7 @@ from rotator.common import (
     bind_event,
     client,
     delete_keys,
+    delete_secret,
     deleted_on,
     error_code,
     iam_client,
@@ -44,7 +47,9 @@ from rotator.common import (
     now,
     read_record,
     secret_name,
+    secret_tags,
     user_out_of_reach,
+    verified_keys,
 )
 
 _log = logger(__name__)
@@ -60,8 +65,27 @@ _NOT_YET_VALID = {
 _TWIN_WAIT = timedelta(seconds=20)
 
 
+class _Healed(Exception):
+    """A stale lock was finished or undone and released: start again from the user's keys."""
+
+
+class _Adopted(Exception):
+    """A half-written hand-off's lock, taken over by this rotation to resume that hand-off."""
+
+    def __init__(self, record: dict) -> None:
+        super().__init__()
+        self.record = record
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bind_event(event)
+    try:
+        return _rotate(event, context)
+    except _Healed:
+        return _rotate(event, context)
+
+
+def _rotate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     user, rotation = event["user"], event["rotation"]
     username = user["username"]
     # A user of a member account is reached through its member role; its secret stays here.
@@ -69,26 +93,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     iam, secrets = iam_client(account), client("secretsmanager")
     name = secret_name(username, account)
     attempt = _attempt(context)
-    keys = _keys_in_reach(iam, username, account)
-    refusal = _refusal(username, rotation, keys)
-    if refusal is not None:
-        # Refused before taking the lock (nothing to undo), unless a rotation holds it: another one
-        # (whose new key makes the user look refused) is reported as such; this one's own earlier
-        # attempt is resumed.
-        held = read_record(secrets, name)
-        if held is None:
-            raise refusal
-        if held["Rotation"]["Id"] != rotation["id"]:
-            _refuse(username, name, held)
-    # Before the lock: RollBack and CleanUp reach the user by this tag, even if `users` stops naming it.
-    mark_in_flight(iam, username)
-    # With nothing to do between taking the lock and creating the key, the lock is marked "creating"
-    # at once: one call less on the common path.
-    create_now = all(k["Status"] == "Active" for k in keys)
-    creating = {**attempt, "KeyIds": [k["AccessKeyId"] for k in keys]} if create_now else None
-    record, fresh = _lock(
-        secrets, name, username, rotation, keys, creating, lambda: mark_in_flight(iam, username)
-    )
+
+    def heal(held: dict) -> None:
+        if _resume_half_delivered(secrets, name, username, held, rotation):
+            raise _Adopted(held)
+        if _heal(iam, secrets, name, username, held):
+            raise _Healed()
+
+    try:
+        record, keys, fresh = _take_lock(iam, secrets, name, username, account, rotation, attempt, heal)
+    except _Adopted as adopted:
+        # Before anything else, the same key again, to the same place: the handlers' writes are
+        # idempotent, and the pair becomes whole.
+        mark_in_flight(iam, username)
+        record, keys, fresh = adopted.record, [], True
     if not fresh:
         previous_died = event.get("previousAttemptDied", False)
         record, keys = _resume(iam, secrets, name, username, record, attempt, previous_died)
@@ -102,12 +120,50 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             f"The secret {name} of user {username} changed while this attempt verified key "
             f"{record['AccessKeyId']}; the next attempt resumes from what it holds now."
         )
+    # Tagged again now that the lock is taken, however many attempts it took: a rotation that released
+    # the user between this one's first tag and its lock removed the tag after its secret. The key's
+    # mark of origin goes with it, so that an early use of the key is known to be this rotator's check.
+    mark_in_flight(iam, username, verified=record["AccessKeyId"])
+    before = record["Rotation"]
     return {
         "user": user,
         "rotation": rotation,
         "newAccessKeyId": record["AccessKeyId"],
         "secretName": name,
+        # Reported in the run's result: an inactive key may have been kept on purpose.
+        "deletedInactiveKeyIds": [k for k in before["KeyIdsBefore"] if k not in before["ActiveKeyIdsBefore"]],
     }
+
+
+def _take_lock(
+    iam: Any,
+    secrets: Any,
+    name: str,
+    username: str,
+    account: str | None,
+    rotation: dict,
+    attempt: dict,
+    heal: Callable[[dict], None],
+) -> tuple[dict, list[dict], bool]:
+    keys = _keys_in_reach(iam, username, account)
+    refusal = _refusal(username, rotation, keys) or _quarantined(iam, username, keys)
+    if refusal is not None:
+        # Refused before taking the lock (nothing to undo), unless a rotation holds it: another one
+        # (whose new key makes the user look refused) is reported as such; this one's own earlier
+        # attempt is resumed.
+        held = read_record(secrets, name)
+        if held is None:
+            raise refusal
+        if held["Rotation"]["Id"] != rotation["id"]:
+            _refuse(username, name, held, heal)
+    # Before the lock: RollBack and CleanUp reach the user by this tag, even if `users` stops naming it.
+    mark_in_flight(iam, username)
+    # With nothing to do between taking the lock and creating the key, the lock is marked "creating"
+    # at once: one call less on the common path.
+    create_now = all(k["Status"] == "Active" for k in keys)
+    creating = {**attempt, "KeyIds": [k["AccessKeyId"] for k in keys]} if create_now else None
+    record, fresh = _lock(secrets, name, username, rotation, keys, creating, heal)
+    return record, keys, fresh
 
 
 def _attempt(context: Any) -> dict[str, str]:
@@ -142,12 +198,10 @@ def _lock(
     rotation: dict,
     keys: list[dict],
     creating: dict | None,
-    retag: Callable[[], None] = lambda: None,
+    heal: Callable[[dict], None] = lambda held: None,
 ) -> tuple[dict, bool]:
     """Creates the user's secret as this rotation's lock, or finds this rotation's own from an
-    earlier attempt. Returns (record, True if taken now). A lock taken once the previous rotation's
-    secret was gone is `retag`ged: that rotation's release removes the user's in-flight tag after its
-    secret, so it may have removed the tag this rotation put on the user meanwhile."""
+    earlier attempt. Returns (record, True if taken now)."""
     record: dict[str, Any] = {
         "UserName": username,
         "Rotation": {
@@ -173,8 +227,6 @@ def _lock(
         try:
             secrets.create_secret(**arguments)
             log_event(_log, "lock taken", username=username, secret_name=name, rotation=rotation["id"])
-            if attempt > 0:
-                retag()
             return record, True
         except ClientError as error:
             # AWS refuses a name scheduled for deletion with InvalidRequestException (moto: exists).
@@ -187,7 +239,7 @@ def _lock(
         if held["Rotation"]["Id"] == rotation["id"]:
             log_event(_log, "resuming", username=username, rotation=rotation["id"])
             return held, False
-        _refuse(username, name, held)
+        _refuse(username, name, held, heal)
     raise RuntimeError(f"could not create secret {name}: it kept being deleted and recreated")
 
 
@@ -209,7 +261,10 @@ def _wait_out_deletion(secrets: Any, name: str, username: str, attempt: int) -> 
     time.sleep(2**attempt)
 
 
-def _refuse(username: str, name: str, held: dict) -> None:
+def _refuse(username: str, name: str, held: dict, heal: Callable[[dict], None] = lambda held: None) -> None:
+    """Refuses the user while another rotation holds its lock. A lock left by an execution that ended
+    is healed when how far that rotation got allows it (`_heal`); otherwise both keys are kept and the
+    user refused, naming them."""
     holder, tag_key = held["Rotation"]["ExecutionArn"], in_flight_tag()[0]
     try:
         status = client("stepfunctions").describe_execution(executionArn=holder)["status"]
@@ -221,14 +276,82 @@ def _refuse(username: str, name: str, held: dict) -> None:
         raise RotationInProgressError(
             f"User {username} is being rotated by execution {holder}; this run leaves the user alone."
         )
+    heal(held)
+    new = held.get("AccessKeyId", "(none stored)")
+    old = ", ".join(k for k in held["Rotation"]["ActiveKeyIdsBefore"] if k != new) or "(none)"
     raise StaleRotationError(
-        f"User {username} was left mid-rotation by execution {holder} ({status}): secret {name} still holds "
-        f"key {held.get('AccessKeyId', '(none created)')}. Check which of the user's keys the third party "
-        f"uses, delete the other, then delete the secret: aws secretsmanager delete-secret --secret-id "
-        f"'{name}' --force-delete-without-recovery (the user's next rotation removes its tag "
-        f"{tag_key}; if it is no longer listed: aws iam untag-user --user-name '{username}' "
-        f"--tag-keys '{tag_key}')"
+        f"User {username} was left mid-rotation by execution {holder} ({status}), after its key may have "
+        f"been handed off: both keys are kept, {old} (old) and {new} (new), and its secret {name}. Ask the "
+        f"third party which key it uses and delete the other (aws iam delete-access-key --user-name "
+        f"'{username}' --access-key-id <key id>): the user's next rotation then finishes that one, removes "
+        f"the secret and the tag {tag_key}, and rotates the user."
     )
+
+
+def _resume_half_delivered(secrets: Any, name: str, username: str, held: dict, rotation: dict) -> bool:
+    """A lock the clean-up kept after a half-written hand-off is taken over, its key kept, while its
+    time lasts (True); after that its secret is deleted and the user refused, both keys kept."""
+    until = secret_tags(secrets, name).get(HALF_DELIVERED_TAG)
+    if until is None:
+        return False
+    new = held["AccessKeyId"]
+    old = ", ".join(k for k in held["Rotation"]["ActiveKeyIdsBefore"] if k != new) or "(none)"
+    if now() >= datetime.fromisoformat(until):
+        delete_secret(secrets, name)
+        raise StaleRotationError(
+            f"User {username}'s half-written hand-off was not resumed before {until}: its secret {name} is now "
+            f"deleted, and both keys are kept, {old} (old) and {new} (new). Ask the third party which key it "
+            f"uses and delete the other (aws iam delete-access-key --user-name '{username}' --access-key-id "
+            "<key id>), then rotate again."
+        )
+    previous = held["Rotation"]
+    held["Rotation"] = {
+        "Id": rotation["id"],
+        "ExecutionArn": rotation["executionArn"],
+        "StartedAt": now().isoformat(),
+        "ResumedAt": now().isoformat(),
+        "Resumed": previous["ExecutionArn"],
+        "KeepUntil": until,
+        "KeyIdsBefore": previous["KeyIdsBefore"],
+        "ActiveKeyIdsBefore": previous["ActiveKeyIdsBefore"],
+    }
+    secrets.put_secret_value(SecretId=name, SecretString=json.dumps(held))
+    log_event(_log, "half-written hand-off resumed", username=username, access_key_id=new, keep_until=until)
+    return True
+
+
+def _heal(iam: Any, secrets: Any, name: str, username: str, held: dict) -> bool:
+    """Finishes or undoes the rotation of an execution that ended mid-way, from what its lock shows,
+    by the rule that a key that may have been handed off is never deleted. True when the lock was
+    released; False when both of the user's keys may be in use (only a person can tell which)."""
+    rotation = held["Rotation"]
+    new = held.get("AccessKeyId")
+    present = {k["AccessKeyId"]: k["Status"] for k in list_keys(iam, username)}
+    old = [k for k in rotation["ActiveKeyIdsBefore"] if k != new]
+    creating = rotation.get("Creating")
+    if new is None:
+        if creating and now() < datetime.fromisoformat(creating["Deadline"]) + CLOCK_SKEW:
+            return False  # its last attempt may still be running; the next run heals it
+        # Never stored, so never handed off: the keys it created are nobody's.
+        unstored = keys_created_by(iam, username, held)
+        delete_keys(iam, username, unstored)
+        how = f"undone: its key was never stored ({', '.join(unstored) or 'none created'} deleted)"
+    elif new not in present:
+        how = f"its new key {new} is gone"
+    elif not any(present.get(k) == "Active" for k in old):
+        how = f"finished: its new key {new} is the user's active key"
+    else:
+        return False
+    delete_secret(secrets, name)
+    log_event(
+        _log,
+        "stale lock healed",
+        username=username,
+        holder=rotation["ExecutionArn"],
+        how=how,
+        secret_name=name,
+    )
+    return True
 
 
 def _resume(
@@ -269,11 +392,14 @@ def _resume(
 def _create(
     iam: Any, secrets: Any, name: str, username: str, record: dict, keys: list[dict], attempt: dict
 ) -> None:
-    # An inactive key is no one's working key; it only takes the slot the new key needs.
+    # An inactive key is no one's working key; it only takes the slot the new key needs. It may have
+    # been kept on purpose: the log and the run's result name it (keep_inactive_keys refuses instead).
     for key in keys:
         if key["Status"] != "Active":
             delete_keys(iam, username, [key["AccessKeyId"]])
-            log_event(_log, "inactive key deleted", username=username, access_key_id=key["AccessKeyId"])
+            log_event(
+                _log, "inactive key deleted to make room", username=username, access_key_id=key["AccessKeyId"]
+            )
     rotation = record["Rotation"]
     if rotation.get("Creating", {}).get("Id") != attempt["Id"]:
         # The keys there now: any other key found later was created by this attempt's call.
@@ -317,6 +443,23 @@ def _refusal(username: str, rotation: dict, keys: list[dict]) -> RotationError |
             "deactivate the key that is not in use, then run the rotation again."
         )
     return None
+
+
+def _quarantined(iam: Any, username: str, keys: list[dict]) -> RotationError | None:
+    """With keep_inactive_keys, an inactive key the rotator did not create (one deactivated for an
+    incident's investigation, say) is not deleted to free its slot: the user is refused instead."""
+    inactive = [k["AccessKeyId"] for k in keys if k["Status"] != "Active"]
+    if not inactive or os.environ.get("KEEP_INACTIVE_KEYS") != "true":
+        return None
+    foreign = [k for k in inactive if k not in verified_keys(iam, username)]
+    if not foreign:
+        return None
+    return InactiveKeyKeptError(
+        f"User {username} has the inactive key {', '.join(foreign)}, which this rotator did not create, and "
+        "keep_inactive_keys forbids deleting it to make room for the new key; nothing was changed. Delete "
+        f"it once it is no longer needed (aws iam delete-access-key --user-name '{username}' "
+        f"--access-key-id {foreign[0]}), then rotate again."
+    )
 
 
 def _verify(username: str, access_key_id: str, secret_access_key: str, account: str | None) -> None:

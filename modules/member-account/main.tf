@@ -13,10 +13,10 @@ locals {
   # Union of what those functions do to a user's keys: RotateKey lists, creates and deletes, and tags
   # the user while it rotates it; RollBack deletes; CleanUp reads last uses, deletes or deactivates;
   # the staleness check lists.
-  actions = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:TagUser"]
+  actions = ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:TagUser"]
   # A user being rotated, by its in-flight tag (as the rotator's own grant): RollBack and CleanUp end
   # the rotation even if the user stops being listed, or tagged with user_tag_key, meanwhile.
-  in_flight_actions   = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:UntagUser"]
+  in_flight_actions   = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:UntagUser"]
   in_flight_tag_key   = "iam-credentials-rotator/${var.name}"
   in_flight_tag_value = "rotating"
   user_arn            = "arn:${local.partition}:iam::${data.aws_caller_identity.current.account_id}:user/%s"

@@ -160,10 +160,44 @@ def test_the_old_keys_last_use_by_its_own_rotation_is_not_the_third_partys(iam, 
     """Rotated again minutes after its previous rotation, the old key was last used by that
     rotation's check of it: the old key is retired, not waited for."""
     old, new = keys_of(iam, secrets, "homer")
+    # That rotation marked the key as its own, once verified (issue 22).
+    mark = f"iam-credentials-rotator/rotator/{old['AccessKeyId']}"
+    iam.tag_user(UserName="homer", Tags=[{"Key": mark, "Value": "verified"}])
     use(old, later=timedelta(seconds=3))
     result = clean_up(context, ["homer"])
     assert result["rotated"] == ["homer"] and result["unconfirmed"] == ["homer"]
     assert key_ids(iam, "homer") == {new["AccessKeyId"]: "Active"}
+    assert iam.list_user_tags(UserName="homer")["Tags"] == []  # the retired key's mark went with it
+
+
+def test_an_early_use_of_a_key_the_rotator_did_not_make_is_the_third_partys(iam, secrets, context):
+    """Issue 22, item 4: a key made by hand, used at once (CI), is not discounted as the rotator's check."""
+    old, new = keys_of(iam, secrets, "homer")
+    use(old, later=timedelta(seconds=3))
+    result = clean_up(context, ["homer"])
+    assert result["failed"] == ["homer"]
+    assert result["details"]["homer"].startswith(f"NeverSwitched: the old key {old['AccessKeyId']} was still")
+    assert key_ids(iam, "homer") == {old["AccessKeyId"]: "Active", new["AccessKeyId"]: "Active"}
+
+
+@pytest.mark.parametrize("status", ["Inactive", None])
+def test_a_new_key_deactivated_or_deleted_during_the_wait_keeps_the_old_key(iam, secrets, context, status):
+    """Issue 22, item 3."""
+    old, new = keys_of(iam, secrets, "homer")
+    if status:
+        iam.update_access_key(UserName="homer", AccessKeyId=new["AccessKeyId"], Status=status)
+    else:
+        iam.delete_access_key(UserName="homer", AccessKeyId=new["AccessKeyId"])
+    result = clean_up(context, ["homer"])
+    assert result["failed"] == ["homer"] and result["rotated"] == []
+    word = "deactivated" if status else "deleted"
+    assert result["details"]["homer"] == (
+        f"NewKeyNotActive: the new key {new['AccessKeyId']} was {word} after the hand-off; "
+        f"the old key {old['AccessKeyId']} was kept"
+    )
+    expected = {old["AccessKeyId"]: "Active"} | ({new["AccessKeyId"]: status} if status else {})
+    assert key_ids(iam, "homer") == expected
+    assert secrets.list_secrets()["SecretList"] == []
 
 
 def test_an_old_key_still_in_use_keeps_the_user_pending_with_both_keys(iam, secrets, context, rounds):
@@ -202,14 +236,17 @@ def test_both_keys_in_use_at_the_bound_fails_the_user_and_keeps_both(iam, secret
     assert secrets.list_secrets()["SecretList"] == []
 
 
-def test_an_old_key_in_use_and_a_new_one_never_at_the_bound_removes_the_new_key(iam, secrets, context):
+def test_an_old_key_in_use_and_a_new_one_never_at_the_bound_keeps_both(iam, secrets, context):
+    """Issue 22, items 1 and 2: with no re-check rounds the first check is the last, and the delivered
+    new key stays whatever the number of rounds."""
     old, new = keys_of(iam, secrets, "homer")
     use(old)
     result = clean_up(context, ["homer"])  # USAGE_MAX_ROUNDS unset: the first check is the last
     assert result["failed"] == ["homer"]
     assert result["details"]["homer"].startswith(f"NeverSwitched: the old key {old['AccessKeyId']} was still")
-    assert result["actions"]["homer"].startswith("never switched: new key removed")
-    assert key_ids(iam, "homer") == {old["AccessKeyId"]: "Active"}
+    assert result["details"]["homer"].endswith("when the usage check's bound was reached (0 re-checks)")
+    assert result["actions"]["homer"].startswith("still on the old key: both kept.")
+    assert key_ids(iam, "homer") == {old["AccessKeyId"]: "Active", new["AccessKeyId"]: "Active"}
     assert secrets.list_secrets()["SecretList"] == []
 
 

@@ -78,7 +78,9 @@ def test_the_user_wears_its_in_flight_tag_from_the_lock_until_the_roll_back(iam,
     """RollBack's grant names the tag, not the user: it must be there whenever a lock is."""
     iam.create_user(UserName="homer", Tags=[{"Key": "team", "Value": "springfield"}])
     rotated = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
-    assert in_flight(iam, "homer") == {"iam-credentials-rotator/rotator": "rotating"}
+    # With the new key's mark of origin, once verified (issue 22).
+    mark = f"iam-credentials-rotator/rotator/{rotated['newAccessKeyId']}"
+    assert in_flight(iam, "homer") == {"iam-credentials-rotator/rotator": "rotating", mark: "verified"}
 
     rollback.handler({**rotated, "error": ERROR}, context)
     assert in_flight(iam, "homer") == {}
@@ -109,6 +111,18 @@ def test_a_user_with_fifty_tags_is_refused_before_anything_is_created(
         rotate.handler({"user": {"username": "marge"}, "rotation": rotation()}, context)
     assert key_ids(iam, "marge") == {old: "Active"}
     assert secrets.list_secrets()["SecretList"] == []
+
+
+def test_a_user_with_room_for_the_in_flight_tag_only_is_rotated_without_the_keys_mark(
+    iam, secrets, context, fifty_tags_at_most
+):
+    """The mark of origin is the 51st tag: left out, so an early use of the key counts as the third
+    party's (erring towards keeping a key), and the rotation goes on."""
+    iam.create_user(UserName="bart", Tags=[{"Key": f"t{i}", "Value": "v"} for i in range(49)])
+    iam.create_access_key(UserName="bart")
+    rotated = rotate.handler({"user": {"username": "bart"}, "rotation": rotation()}, context)
+    assert rotated["newAccessKeyId"] in key_ids(iam, "bart")
+    assert in_flight(iam, "bart") == {"iam-credentials-rotator/rotator": "rotating"}
 
 
 def test_a_role_that_may_not_tag_the_user_is_refused_naming_the_fix(iam, secrets, context, monkeypatch):

@@ -163,11 +163,48 @@ def test_a_user_held_by_a_running_rotation_is_left_alone(iam, secrets, context):
     assert secret(secrets, "rotator/homer")["Rotation"]["Id"] == "run-0"
 
 
-def test_a_lock_left_by_an_ended_execution_is_reported_with_the_way_out(iam, secrets, context):
+def test_a_lock_left_by_an_ended_execution_whose_key_may_be_handed_off_keeps_both_keys(iam, secrets, context):
+    """Issue 22, item 6: only a person can tell which key the third party holds; once that person
+    deletes the other, the next run heals the lock by itself."""
     iam.create_user(UserName="homer")
-    rotate.handler({"user": {"username": "homer"}, "rotation": rotation("gone")}, context)
-    with pytest.raises(StaleRotationError, match="delete-secret --secret-id 'rotator/homer'"):
+    old = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
+    stale = rotate.handler({"user": {"username": "homer"}, "rotation": rotation("gone")}, context)
+    new = stale["newAccessKeyId"]
+    with pytest.raises(StaleRotationError, match=f"both keys are kept, {old} \\(old\\) and {new} \\(new\\)"):
         rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
+    assert key_ids(iam, "homer") == {old: "Active", new: "Active"}
+    assert secret(secrets, "rotator/homer")["Rotation"]["Id"] == "gone"
+
+    iam.delete_access_key(UserName="homer", AccessKeyId=old)  # as the message says
+    rotated = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
+    assert secret(secrets, "rotator/homer")["Rotation"]["Id"] == "run-1"
+    assert secret(secrets, "rotator/homer")["Rotation"]["ActiveKeyIdsBefore"] == [new]
+    assert key_ids(iam, "homer") == {new: "Active", rotated["newAccessKeyId"]: "Active"}
+
+
+def test_a_lock_whose_key_was_never_stored_is_undone_by_the_next_run(iam, secrets, context):
+    """A rotation that died between CreateAccessKey and storing its key, in a run that ended: nobody
+    holds that key."""
+    iam.create_user(UserName="homer")
+    old = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
+    past = (datetime.now(timezone.utc) - timedelta(minutes=30)).isoformat()
+    record = {
+        "UserName": "homer",
+        "Rotation": {
+            "Id": "gone",
+            "ExecutionArn": rotation("gone")["executionArn"],
+            "KeyIdsBefore": [old],
+            "ActiveKeyIdsBefore": [old],
+            "Creating": {"Id": "dead", "At": past, "Deadline": past, "KeyIds": [old]},
+        },
+    }
+    secrets.create_secret(Name="rotator/homer", SecretString=json.dumps(record))
+    orphan = iam.create_access_key(UserName="homer")["AccessKey"]["AccessKeyId"]
+
+    rotated = rotate.handler({"user": {"username": "homer"}, "rotation": rotation()}, context)
+    assert orphan not in key_ids(iam, "homer")
+    assert key_ids(iam, "homer") == {old: "Active", rotated["newAccessKeyId"]: "Active"}
+    assert secret(secrets, "rotator/homer")["Rotation"]["Id"] == "run-1"
 
 
 def test_a_retried_scheduled_run_does_not_rotate_twice(iam, secrets, context):
