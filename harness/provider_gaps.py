@@ -21,7 +21,7 @@ def install() -> None:
     _list_state_machine_versions()
     _list_service_specific_credentials()
     _keep_lambda_logging_config()
-    _one_ssm_call_at_a_time()
+    _calls_take_turns()
     StepFunctionResponse._provider_gaps = True  # type: ignore[attr-defined]
 
 
@@ -107,31 +107,40 @@ def _keep_lambda_logging_config() -> None:
     LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
 
 
-def _one_ssm_call_at_a_time() -> None:
-    """moto's SSM backend iterates its parameters while another request thread adds one: a
-    DescribeParameters beside a PutParameter fails with "dictionary changed size during iteration"
-    (HTTP 500). hashicorp/aws 5.x reads each parameter's metadata with DescribeParameters while it
-    creates the others, ten at a time. AWS serves both; here the backend's calls take turns."""
+def _calls_take_turns() -> None:
+    """moto's SSM and CloudWatch Logs backends iterate their dictionaries while another request thread
+    adds to them: a DescribeParameters beside a PutParameter, or a DescribeLogGroups beside a
+    CreateLogGroup, fails with "dictionary changed size during iteration" (HTTP 500). hashicorp/aws 5.x
+    reads each new resource back that way while it creates the others, ten at a time. AWS serves both;
+    here those calls of each backend take turns."""
     import threading
 
+    from moto.logs.models import LogsBackend
     from moto.ssm.models import SimpleSystemManagerBackend
 
-    lock = threading.RLock()
-    for name in (
-        "describe_parameters",
-        "put_parameter",
-        "delete_parameter",
-        "delete_parameters",
-        "get_parameters_by_path",
-        "get_parameters",
-    ):
-        method = getattr(SimpleSystemManagerBackend, name)
+    racing = {
+        SimpleSystemManagerBackend: [
+            "describe_parameters",
+            "put_parameter",
+            "delete_parameter",
+            "delete_parameters",
+            "get_parameters_by_path",
+            "get_parameters",
+        ],
+        LogsBackend: ["describe_log_groups", "create_log_group", "delete_log_group"],
+    }
+    for backend, names in racing.items():
+        lock = threading.RLock()
+        for name in names:
+            method = getattr(backend, name)
 
-        def serialised(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
-            with lock:
-                return _method(self, *args, **kwargs)
+            def serialised(
+                self: Any, *args: Any, _method: Any = method, _lock: Any = lock, **kwargs: Any
+            ) -> Any:
+                with _lock:
+                    return _method(self, *args, **kwargs)
 
-        setattr(SimpleSystemManagerBackend, name, serialised)
+            setattr(backend, name, serialised)
 
 
 def logging_config(function: LambdaFunction) -> dict[str, Any]:
