@@ -66,8 +66,8 @@ def give_keys(aws, user, active=1, inactive=0):
     return aws.access_keys(user)
 
 
-def run(aws, stack, executions, payload, machine="state_machine_arn"):
-    execution = aws.run_execution(stack[machine], payload)
+def run(aws, stack, executions, payload, machine="state_machine_arn", timeout=120):
+    execution = aws.run_execution(stack[machine], payload, timeout=timeout)
     executions.append(execution["executionArn"])
     return execution
 
@@ -507,7 +507,8 @@ def test_a_user_removed_from_users_after_its_hand_off_is_still_cleaned_up(
 
     with removed_mid_run(aws, root, third_party, "ok-2") as remove:
         aws.wait_hook = lambda seconds: remove()
-        execution = run(aws, stack, clean_slate, {"username": "ok-2"})
+        # The run waits for a whole `terraform apply` mid-run: a bound for a loaded machine.
+        execution = run(aws, stack, clean_slate, {"username": "ok-2"}, timeout=600)
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert_rotated(aws, third_party, "ok-2", before)
@@ -526,7 +527,7 @@ def test_a_user_removed_from_users_before_its_roll_back_is_still_rolled_back(
         aws.lambda_hook = lambda function_name, event: (
             remove() if function_name == "faults-handler" and event.get("username") == "ok-1" else None
         )
-        execution = run(aws, stack, clean_slate, {"username": "ok-1"})
+        execution = run(aws, stack, clean_slate, {"username": "ok-1"}, timeout=600)
 
     assert execution["status"] == "FAILED"
     cause = json.loads(execution["cause"])["errorMessage"]
