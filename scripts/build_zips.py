@@ -11,7 +11,8 @@ archive provider. Entries are sorted, timestamps and permissions fixed, and stor
 The ready-made handlers (modules/handler-*/handler.zip) hold the shared `handoff` package's core and
 the handler's own module. The GitHub Actions handler also vendors PyNaCl and cffi's compiled backend
 from wheels pinned by hash in handlers/requirements-github-actions.txt: one `_cffi_backend` per CPython
-version, side by side (their file names carry the version). A rebuild downloads the wheels with pip into
+version, side by side (their file names carry the version), in one zip per Lambda architecture
+(handler.zip for x86_64, handler-arm64.zip for arm64: compiled code runs on one instruction set). A rebuild downloads the wheels with pip into
 .tools/wheels/ when they are not there yet. `--check` never downloads: without those wheels it says
 that it skipped that zip, and checks the others (the tests download them first, then check every zip).
 """
@@ -47,14 +48,17 @@ HANDLERS = {
 HANDOFF = ROOT / "handlers" / "handoff"
 WHEELS = ROOT / ".tools" / "wheels"
 PINS = ROOT / "handlers" / "requirements-github-actions.txt"
+# Lambda's architectures -> the machine name in a manylinux wheel's platform tag.
+ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
 # The CPython versions whose _cffi_backend the GitHub Actions handler ships (its module accepts the
 # matching Lambda runtimes; 3.11 is also the version the tests run Lambda code with).
 PYTHON_VERSIONS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def handler_zip(name: str) -> Path:
-    return ROOT / "modules" / ("handler-" + name.replace("_", "-")) / "handler.zip"
+def handler_zip(name: str, architecture: str = "x86_64") -> Path:
+    suffix = "" if architecture == "x86_64" else f"-{architecture}"
+    return ROOT / "modules" / ("handler-" + name.replace("_", "-")) / f"handler{suffix}.zip"
 
 
 def pack(entries: dict[str, bytes]) -> bytes:
@@ -77,21 +81,25 @@ def build(source: Path, prefix: str) -> bytes:
     return pack(sources(source, prefix))
 
 
-def wheels() -> list[Path]:
-    """The pinned wheels in the cache (PyNaCl's, then cffi's), each matching a pinned hash, or [] if
-    any is missing."""
+def wheels(architecture: str = "x86_64") -> list[Path]:
+    """The pinned wheels of one architecture in the cache (PyNaCl's, then cffi's), each matching a pinned
+    hash, or [] if any is missing."""
     pinned = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", PINS.read_text()))
+    machine = f"_{ARCHITECTURES[architecture]}."
     found = [
         wheel
         for wheel in sorted(WHEELS.glob("PyNaCl-*.whl")) + sorted(WHEELS.glob("cffi-*.whl"))
-        if hashlib.sha256(wheel.read_bytes()).hexdigest() in pinned
+        if machine in wheel.name and hashlib.sha256(wheel.read_bytes()).hexdigest() in pinned
     ]
-    return found if len(found) == len(pinned) else []
+    return found if len(found) == 1 + len(PYTHON_VERSIONS) else []
 
 
-def fetch_wheels() -> list[Path]:
-    """Downloads the pinned wheels for x86_64 Linux, one CPython version at a time, checking hashes."""
-    if not wheels():
+def fetch_wheels() -> dict[str, list[Path]]:
+    """Downloads the pinned wheels for Linux on each architecture, one CPython version at a time,
+    checking hashes; returns them by architecture."""
+    for architecture, machine in ARCHITECTURES.items():
+        if wheels(architecture):
+            continue
         WHEELS.mkdir(parents=True, exist_ok=True)
         for version in PYTHON_VERSIONS:
             subprocess.run(
@@ -101,12 +109,12 @@ def fetch_wheels() -> list[Path]:
                     "--only-binary=:all:",
                     "--require-hashes",
                     "--platform",
-                    "manylinux2014_x86_64",
+                    f"manylinux2014_{machine}",
                 ]
                 + ["--implementation", "cp", "--python-version", version, "-d", str(WHEELS), "-r", str(PINS)],
                 check=True,
             )
-    return wheels()
+    return {architecture: wheels(architecture) for architecture in ARCHITECTURES}
 
 
 def vendored(found: list[Path]) -> dict[str, bytes]:
@@ -138,16 +146,17 @@ def main(argv: list[str]) -> int:
     builds: dict[Path, Callable[[], bytes]] = {
         target: partial(build, source, prefix) for target, (source, prefix) in ZIPS.items()
     }
-    found = wheels() if check else fetch_wheels()
+    found = {a: wheels(a) for a in ARCHITECTURES} if check else fetch_wheels()
     for name, vendors in HANDLERS.items():
-        if vendors and not found:
-            print(
-                f"skipped {handler_zip(name)}: the pinned wheels are not in {WHEELS} "
-                "(python scripts/build_zips.py downloads them)",
-                file=sys.stderr,
-            )
-            continue
-        builds[handler_zip(name)] = partial(build_handler, name, found)
+        for architecture in ARCHITECTURES if vendors else ["x86_64"]:
+            if vendors and not found[architecture]:
+                print(
+                    f"skipped {handler_zip(name, architecture)}: the pinned wheels are not in {WHEELS} "
+                    "(python scripts/build_zips.py downloads them)",
+                    file=sys.stderr,
+                )
+                continue
+            builds[handler_zip(name, architecture)] = partial(build_handler, name, found[architecture])
     for target, make in builds.items():
         data = make()
         if check:

@@ -185,6 +185,9 @@ def test_webhook_answered_200_ok_as_text_has_the_key_and_an_unanswered_one_keeps
         "AccessKeyId": key_id,
         "SecretAccessKey": secret,
     }
+    # Delivered by the webhook handler deployed on arm64 (its module's function.architecture).
+    config = aws.client("lambda").get_function_configuration(FunctionName="e2e-webhook")
+    assert config["Architectures"] == ["arm64"]
     ok = next(r for r in fakes["webhook"].requests if (r.body or {}).get("username") == "wh-ok")
     assert ok.status == 200 and fakes["webhook"].rejections == []  # "OK", text/plain, from the receiver
     # Before issue 23 a hanging endpoint rolled the key back: it may have taken the key, so both stay.

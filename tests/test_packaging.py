@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.terraform import ROOT, TERRAFORM, terraform_env
 from scripts import build_zips
 
@@ -36,16 +38,24 @@ def test_committed_zips_are_rebuilt_byte_for_byte_from_source():
     for target, (source, prefix) in build_zips.ZIPS.items():
         assert target.read_bytes() == build_zips.build(source, prefix), target
     wheels = build_zips.fetch_wheels()  # the pinned wheels, downloaded once into .tools/wheels
-    assert len(wheels) == 1 + len(build_zips.PYTHON_VERSIONS)
-    for name in build_zips.HANDLERS:
-        assert build_zips.handler_zip(name).read_bytes() == build_zips.build_handler(name, wheels), name
+    assert {a: len(w) for a, w in wheels.items()} == {"x86_64": 7, "arm64": 7}  # PyNaCl, cffi for 3.8 to 3.13
+    for name, vendors in build_zips.HANDLERS.items():
+        for architecture in ["x86_64", "arm64"] if vendors else ["x86_64"]:
+            built = build_zips.build_handler(name, wheels[architecture])
+            assert build_zips.handler_zip(name, architecture).read_bytes() == built, (name, architecture)
     assert build_zips.main(["--check"]) == 0
 
 
-def test_github_actions_zip_ships_pynacl_and_a_cffi_backend_for_every_accepted_runtime():
+# ELF's e_machine of each Lambda architecture.
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}
+
+
+@pytest.mark.parametrize("architecture, machine", [("x86_64", "x86_64"), ("arm64", "aarch64")])
+def test_github_actions_zip_ships_pynacl_and_a_cffi_backend_for_every_accepted_runtime(architecture, machine):
     import zipfile
 
-    names = zipfile.ZipFile(build_zips.handler_zip("github_actions")).namelist()
+    package = zipfile.ZipFile(build_zips.handler_zip("github_actions", architecture))
+    names = package.namelist()
     assert (
         "nacl/_sodium.abi3.so" in names
         and "handoff/core.py" in names
@@ -53,8 +63,15 @@ def test_github_actions_zip_ships_pynacl_and_a_cffi_backend_for_every_accepted_r
     )
     backends = sorted(n for n in names if n.startswith("_cffi_backend."))
     assert backends == sorted(
-        f"_cffi_backend.cpython-{v.replace('.', '')}-x86_64-linux-gnu.so" for v in build_zips.PYTHON_VERSIONS
+        f"_cffi_backend.cpython-{v.replace('.', '')}-{machine}-linux-gnu.so"
+        for v in build_zips.PYTHON_VERSIONS
     )
+    # Every compiled file is code for this architecture's instruction set.
+    for name in (n for n in names if n.endswith(".so")):
+        header = package.read(name)[:20]
+        assert (
+            header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == ELF_MACHINE[architecture]
+        ), name
     runtimes = re.search(
         r'contains\(\[("python3[^]]+)\]', (ROOT / "modules/handler-github-actions/variables.tf").read_text()
     )
@@ -65,6 +82,7 @@ def test_github_actions_zip_ships_pynacl_and_a_cffi_backend_for_every_accepted_r
         assert zipfile.ZipFile(build_zips.handler_zip(other)).namelist() == sorted(
             f"handoff/{m}.py" for m in ["__init__", "core", other]
         )
+        assert not build_zips.handler_zip(other, "arm64").exists()  # pure Python: one zip serves both
 
 
 def test_the_github_actions_zip_imports_and_seals_on_this_python_alone(tmp_path):

@@ -69,6 +69,7 @@ resource "aws_lambda_function" "this" {
   description      = var.description
   role             = aws_iam_role.this.arn
   runtime          = var.function.runtime
+  architectures    = [var.function.architecture]
   handler          = var.handler
   timeout          = var.function.timeout
   filename         = var.package

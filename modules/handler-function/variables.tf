@@ -62,6 +62,7 @@ variable "function" {
   description = "Settings of the handler's Lambda function, role and logs. See the handler module's input of the same name."
   type = object({
     runtime                   = string
+    architecture              = string
     timeout                   = number
     http_timeout_seconds      = number
     log_retention_in_days     = number
@@ -75,6 +76,10 @@ variable "function" {
   validation {
     condition     = can(regex("^python3\\.[0-9]+$", var.function.runtime))
     error_message = "function.runtime must be a Python Lambda runtime such as \"python3.13\"; got \"${var.function.runtime}\"."
+  }
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.function.architecture)
+    error_message = "function.architecture must be \"x86_64\" or \"arm64\" (Lambda's instruction sets); got \"${var.function.architecture}\"."
   }
   validation {
     condition     = var.function.timeout >= 5 && var.function.timeout <= 900

@@ -1,10 +1,11 @@
 module "function" {
   source = "../handler-function"
 
-  name             = var.name
-  description      = "Hands each new IAM access key to GitHub Actions secrets."
-  handler          = "handoff.github_actions.handler"
-  package          = "${path.module}/handler.zip"
+  name        = var.name
+  description = "Hands each new IAM access key to GitHub Actions secrets."
+  handler     = "handoff.github_actions.handler"
+  # PyNaCl's compiled code runs on one instruction set: one zip per architecture.
+  package          = var.function.architecture == "arm64" ? "${path.module}/handler-arm64.zip" : "${path.module}/handler.zip"
   token_secret_arn = var.token_secret_arn
   function         = var.function
   environment = {

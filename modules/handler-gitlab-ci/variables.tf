@@ -84,9 +84,10 @@ variable "api_url" {
 }
 
 variable "function" {
-  description = "The handler's Lambda function: runtime, timeout in seconds, the longest one HTTP call may take (seconds, at most half the timeout, so a slow third party gets a clean refusal), log retention in days, the customer-managed KMS key of the token secret (if any), the role's path and permissions boundary, and tags."
+  description = "The handler's Lambda function: runtime, architecture (x86_64 or arm64), timeout in seconds, the longest one HTTP call may take (seconds, at most half the timeout, so a slow third party gets a clean refusal), log retention in days, the customer-managed KMS key of the token secret (if any), the role's path and permissions boundary, and tags."
   type = object({
     runtime                   = optional(string, "python3.13")
+    architecture              = optional(string, "x86_64")
     timeout                   = optional(number, 30)
     http_timeout_seconds      = optional(number, 10)
     log_retention_in_days     = optional(number, 365)

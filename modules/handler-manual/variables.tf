@@ -17,9 +17,10 @@ variable "topic_kms_key_arn" {
 }
 
 variable "function" {
-  description = "The handler's Lambda function: runtime, timeout in seconds, log retention in days, the role's path and permissions boundary, and tags (http_timeout_seconds and token_secret_kms_key_arn are unused: this handler calls only SNS)."
+  description = "The handler's Lambda function: runtime, architecture (x86_64 or arm64), timeout in seconds, log retention in days, the role's path and permissions boundary, and tags (http_timeout_seconds and token_secret_kms_key_arn are unused: this handler calls only SNS)."
   type = object({
     runtime                   = optional(string, "python3.13")
+    architecture              = optional(string, "x86_64")
     timeout                   = optional(number, 30)
     http_timeout_seconds      = optional(number, 10)
     log_retention_in_days     = optional(number, 365)
