@@ -77,30 +77,30 @@ def table(rows: list[list[str]]) -> str:
     return "\n".join("    " + line for line in lines)
 
 
-def outcome(execution: dict, user: str) -> str:
-    """Why a user kept its old key, as the run's report says."""
+def outcome(execution: dict, user: str, new: list[str], old_still_active: bool) -> str:
+    """What became of a user's keys, in the words of the run's report."""
     cause = json.loads(execution.get("cause") or "{}").get("errorMessage", "")
-    return (
-        "old key still in use, new key removed"
-        if f"{user} (NeverSwitched" in cause
-        else "rolled back, old key kept"
-    )
+    if not new:
+        return "rolled back, old key kept"
+    if old_still_active:
+        return "old key still in use: both kept" if f"{user} (NeverSwitched" in cause else "both kept"
+    return "rotated"
 
 
 def summary(aws: EmulatedAws, before: dict, execution: dict, first_invocation: int) -> str:
     rows = [["user", "old key id", "new key id", "result", "duration"]]
     for user in USERS:
-        after = aws.access_keys(user)
-        active = [k for k, status in after.items() if status == "Active"]
+        old = [k for k, status in before[user].items() if status == "Active"]
+        active = [k for k, status in aws.access_keys(user).items() if status == "Active"]
+        new = [k for k in active if k not in old]
         mine = [i for i in aws.invocations[first_invocation:] if user in {u for u, _ in steps(i)}]
         took = f"{mine[-1].ended - mine[0].started:.1f} s" if mine else "-"
-        rotated = active != [k for k, s in before[user].items() if s == "Active"]
         rows.append(
             [
                 user,
-                ",".join(k for k, s in before[user].items() if s == "Active") or "(none)",
-                ",".join(active) if rotated else "-",
-                "rotated" if rotated else outcome(execution, user),
+                ",".join(old) or "(none)",
+                ",".join(new) or "-",
+                outcome(execution, user, new, bool(set(old) & set(active))),
                 took,
             ]
         )
@@ -123,7 +123,8 @@ def rotate(aws: EmulatedAws, title: str) -> dict:
 
 def never_switches(aws: EmulatedAws, third_party: ThirdParty) -> None:
     """The usage check at work: reporting's third party takes the new key but keeps calling AWS with
-    the old one (IAM records each key's last use), so the old key is never deleted."""
+    the old one (IAM records each key's last use), so neither key is deleted: the old one is in use, the new one
+    was delivered."""
     held = third_party.latest("reporting")
     held_sts = aws.client(
         "sts", aws_access_key_id=held["AccessKeyId"], aws_secret_access_key=held["SecretAccessKey"]
@@ -134,8 +135,14 @@ def never_switches(aws: EmulatedAws, third_party: ThirdParty) -> None:
         rotate(aws, "4/6 next period, reporting's third party keeps calling AWS with its old key")
     finally:
         aws.waits_move_last_use_clock, aws.wait_hook, aws.last_use_clock_offset = False, None, 0.0
+    keys = aws.access_keys("reporting")
+    new = (
+        ",".join(k for k, status in keys.items() if k != held["AccessKeyId"] and status == "Active")
+        or "(none)"
+    )
     say(
-        f"    reporting's old key {held['AccessKeyId']} still active: {held['AccessKeyId'] in aws.access_keys('reporting')}"
+        f"    reporting's old key {held['AccessKeyId']} still active: {keys.get(held['AccessKeyId']) == 'Active'};"
+        f" its new key {new} (the handler delivered it) still active: {keys.get(new) == 'Active'}"
     )
 
 
