@@ -41,7 +41,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from harness import ACCOUNT_ID, INIT_SECONDS, REGION, TIMED_OUT, provider_gaps
+from harness import ACCOUNT_ID, INIT_SECONDS, READ_TIMEOUT_SECONDS, REGION, TIMED_OUT, provider_gaps
 from harness.faults import Faults, install_faults
 
 __all__ = ["ACCOUNT_ID", "REGION", "EmulatedAws", "Invocation"]
@@ -463,6 +463,11 @@ class EmulatedAws:
             # Harness only: skip boto3's retry back-off sleeps (the retries still happen).
             "EMULATOR_NO_RETRY_BACKOFF": "1",
             **({"EMULATOR_ENFORCE_POLICIES": "1"} if self.policies_enforced else {}),
+            **(
+                {"EMULATOR_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT_SECONDS)}
+                if self.faults.pending("InvokeAnswerLate", _username_of(event))
+                else {}
+            ),
             **(function.environment_vars or {}),
         }
         with tempfile.NamedTemporaryFile(dir=self._tmp.name, suffix=".json", delete=False) as out:

@@ -2,7 +2,7 @@
 DeleteAccessKey, ListAccessKeys), an unreadable users list (per parameter), a new key that STS
 refuses for a while, a Lambda that crashes between two AWS calls; the Lambda Invoke API's answers
 to the credentials handler's invocation (throttled before it runs, a connection closed after it
-ran); a late release of the user by another run (its in-flight tag removed after this run's lock). moto's backends run in this process, so
+ran, an answer that comes after the caller's read timeout); a late release of the user by another run (its in-flight tag removed after this run's lock). moto's backends run in this process, so
 the faults are patches on them; the product code sees ordinary AWS errors."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -19,6 +20,8 @@ from moto.iam.models import IAMBackend, iam_backends
 from moto.secretsmanager.models import SecretsManagerBackend
 from moto.ssm.models import SimpleSystemManagerBackend
 from moto.sts.models import STSBackend
+
+from harness import READ_TIMEOUT_SECONDS
 
 
 class Throttling(ServiceException):
@@ -54,6 +57,11 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._pending.clear()
+
+    def pending(self, operation: str, username: str | None) -> bool:
+        """Whether the next call of the operation for that user will fail (nothing is taken)."""
+        with self._lock:
+            return (operation, username) in self._pending
 
     def take(self, operation: str, username: str | None) -> bool:
         with self._lock:
@@ -128,6 +136,10 @@ def install_faults(emulator: Any) -> None:
             }
             return 429, {"status": "429", "x-amzn-errortype": "TooManyRequestsException"}, json.dumps(body)
         answer = invoke(self)
+        if faults.take("InvokeAnswerLate", username):
+            # The function ran (and wrote); its answer comes after the caller's read timeout (the
+            # caller's clock runs fast: READ_TIMEOUT_SECONDS in harness/__init__.py).
+            time.sleep(2 * READ_TIMEOUT_SECONDS)
         if faults.take("InvokeConnectionClosedAfterRun", username):
             # The function ran (and wrote); the caller's connection drops before the answer.
             connection = self.normalized_request.environ.get("werkzeug.socket")

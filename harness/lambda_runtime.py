@@ -90,6 +90,17 @@ def main() -> None:
 
     request_id = str(uuid.uuid4())
     lambda_logging.install(request_id)
+    if os.environ.get("EMULATOR_READ_TIMEOUT_SECONDS"):
+        # Time runs fast for this invocation: a socket timeout longer than any the emulator answers
+        # within (HandOff's 905 s read timeout) ends after these seconds (harness.READ_TIMEOUT_SECONDS).
+        import socket
+
+        fast, settimeout = float(os.environ["EMULATOR_READ_TIMEOUT_SECONDS"]), socket.socket.settimeout
+
+        def fast_timeout(sock: socket.socket, value: float | None) -> None:
+            settimeout(sock, fast if value is not None and value > 60 else value)
+
+        socket.socket.settimeout = fast_timeout  # type: ignore[method-assign]
     if os.environ.get("EMULATOR_NO_RETRY_BACKOFF"):
         # Like the state machine's waits: retries happen, their sleeps are skipped.
         from botocore.retries import standard

@@ -340,6 +340,25 @@ def test_a_connection_closed_after_the_handler_ran_keeps_both_keys(aws, stack, t
     aws.client("iam").delete_access_key(UserName="ok-3", AccessKeyId=old)  # as its operator would
 
 
+def test_an_answer_after_hand_offs_read_timeout_keeps_both_keys(aws, stack, third_party, clean_slate):
+    """The Invoke API ran the handler (which delivered the key), and answered after HandOff's read
+    timeout (botocore's ReadTimeoutError, issue 22, item 9): the outcome is unknown, so the key the third
+    party now holds is kept."""
+    (old,) = give_keys(aws, "ok-3")
+    aws.faults.add("InvokeAnswerLate", "ok-3")
+
+    execution = run(aws, stack, clean_slate, {"username": "ok-3"})
+
+    assert execution["status"] == "FAILED"
+    assert aws.faults.calls[("InvokeAnswerLate", "ok-3")] >= 1
+    new = third_party.latest("ok-3")["AccessKeyId"]
+    assert aws.access_keys("ok-3") == {old: "Active", new: "Active"}
+    cause = json.loads(execution["cause"])["errorMessage"]
+    assert "ok-3 (HandOffOutcomeUnknownError: The credentials handler did not answer: Read timeout" in cause
+    assert f"both keys were kept: {old} (old) and {new} (new)" in cause
+    aws.client("iam").delete_access_key(UserName="ok-3", AccessKeyId=old)  # as its operator would
+
+
 def test_a_user_released_by_another_run_after_this_runs_lock_wears_its_tag_again(
     aws, stack, third_party, clean_slate
 ):
