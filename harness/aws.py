@@ -109,6 +109,9 @@ class EmulatedAws:
     # Users whose next RotateKey invocation Lambda reports failed (ServiceException) while it goes on
     # running: Step Functions then retries it beside its live twin.
     twins: set[str] = field(default_factory=set)
+    # Functions whose next successful invocation's answer Lambda loses: the function ran to the end,
+    # Step Functions sees Lambda.ServiceException and retries it (how AWS runs a step twice).
+    answers_lost: set[str] = field(default_factory=set)
     held: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     # Tests can change what an invocation returns, after it ran: (function name, event, result) -> result.
@@ -416,6 +419,11 @@ class EmulatedAws:
             self._record(Invocation(function.function_name, event, result, errored, "", started, time.time()))
             return json.dumps(result), errored, ""
         result, errored, logs = self._run_recorded(function, event, started)
+        with self._lock:
+            lost = not errored and function.function_name in self.answers_lost
+            self.answers_lost.discard(function.function_name if lost else "")
+        if lost:
+            result, errored = {"errorType": "Lambda.ServiceException", "errorMessage": "Service error."}, True
         return json.dumps(result), errored, logs
 
     def _run_recorded(
