@@ -143,7 +143,9 @@ resource "aws_cloudwatch_log_group" "lambda" {
   name              = "/aws/lambda/${var.name}-${each.key}" # as in the functions' log policies
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
+  # The audit trail of which user got which key when outlives the module (keep_logs_on_destroy).
+  skip_destroy = var.keep_logs_on_destroy
+  tags         = var.tags
 }
 
 resource "aws_lambda_function" "this" {

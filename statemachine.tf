@@ -50,6 +50,7 @@ resource "aws_cloudwatch_log_group" "state_machine" {
   name              = "/aws/vendedlogs/states/${var.name}"
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.log_kms_key_arn
+  skip_destroy      = var.keep_logs_on_destroy # as the functions' log groups
   tags              = var.tags
 }
 

@@ -135,6 +135,13 @@ variable "lambda_runtime" {
   }
 }
 
+variable "keep_logs_on_destroy" {
+  description = "Whether `terraform destroy`, and a change of name (which destroys and re-creates), leave the module's log groups in place with their records (which user got which key, when) until their retention ends. Re-creating an instance of the same name then needs the groups imported (README, \"Destroy, rename\"). false: they are deleted with the module."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "log_retention_in_days" {
   description = "Retention of the log groups of the rotator's Lambda functions and state machine."
   type        = number

@@ -100,7 +100,7 @@ def main() -> None:
         def fast_timeout(sock: socket.socket, value: float | None) -> None:
             settimeout(sock, fast if value is not None and value > 60 else value)
 
-        socket.socket.settimeout = fast_timeout  # type: ignore[method-assign]
+        socket.socket.settimeout = fast_timeout  # type: ignore[method-assign,assignment]
     if os.environ.get("EMULATOR_NO_RETRY_BACKOFF"):
         # Like the state machine's waits: retries happen, their sleeps are skipped.
         from botocore.retries import standard

@@ -135,7 +135,7 @@ def test_each_step_run_twice_after_success_does_the_work_once(aws, stack, third_
     retries each (Lambda.ServiceException), so each runs twice with the same event, and the second run
     must find the work done: one new key, handed off as the same key, one old key retired."""
     (old,) = give_keys(aws, "ok-2")
-    first = len(aws.invocations)
+    first, delivered = len(aws.invocations), len(third_party.deliveries)
     functions = {f"faults-{name}" for name in ["rotate", "handoff", "cleanup"]}
     aws.answers_lost |= functions
     try:
@@ -157,7 +157,7 @@ def test_each_step_run_twice_after_success_does_the_work_once(aws, stack, third_
     assert once["rotated"] == twice["rotated"] == ["ok-2"] and once["failed"] == twice["failed"] == []
     assert sum(i.api_calls.count("iam:CreateAccessKey") for i in ran) == 1
     new = third_party.latest("ok-2")["AccessKeyId"]
-    assert {d["AccessKeyId"] for d in third_party.deliveries if d["username"] == "ok-2"} == {new}
+    assert {d["AccessKeyId"] for d in third_party.deliveries[delivered:] if d["username"] == "ok-2"} == {new}
     assert aws.access_keys("ok-2") == {new: "Active"} and new != old
 
 

@@ -900,6 +900,20 @@ def test_adding_or_removing_one_user_changes_one_parameter_and_one_policy_per_fu
         **{policy: ["update"] for policy in policies},
     }
     root.destroy()
+    # keep_logs_on_destroy's default: the logs of which user got which key when outlive the module.
+    kept = aws.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/one-user-")["logGroups"]
+    assert sorted(g["logGroupName"] for g in kept) == sorted(f"/aws/lambda/one-user-{f}" for f in functions)
+    states = aws.client("logs").describe_log_groups(logGroupNamePrefix="/aws/vendedlogs/states/one-user")
+    assert [g["logGroupName"] for g in states["logGroups"]] == ["/aws/vendedlogs/states/one-user"]
+    functions_left = aws.client("lambda").list_functions()["Functions"]
+    assert not any(f["FunctionName"].startswith("one-user-") for f in functions_left)
+
+
+def test_keep_logs_on_destroy_false_lets_destroy_delete_the_log_groups(root, default_plan):
+    groups = resources(default_plan, "aws_cloudwatch_log_group")
+    assert len(groups) == 8 and {g["skip_destroy"] for g in groups.values()} == {True}
+    groups = resources(root.plan({"keep_logs_on_destroy": False}), "aws_cloudwatch_log_group")
+    assert len(groups) == 8 and {g["skip_destroy"] for g in groups.values()} == {False}
 
 
 def test_log_kms_key_encrypts_every_log_group_and_only_when_given(root, default_plan):
