@@ -1,10 +1,19 @@
-"""The README's first command: deploy examples/complete on the emulated AWS and watch its users
-being rotated, then a rotation whose hand-off fails for one user and is rolled back, and one whose third
-party keeps using its old key, which the usage check keeps."""
+"""The README's first command: deploys examples/complete on an emulated AWS (moto) with real Terraform and
+the real AWS provider, and shows, step by step:
+  1. the apply;
+  2. a scheduled rotation of every user, and what the third party received;
+  3. a rotation whose hand-off one user's third party refuses: that user is rolled back;
+  4. a rotation whose third party keeps calling AWS with its old key: the usage check keeps both keys;
+  5. the destroy (after a pause for trying the stack yourself, with --keep);
+  6. a ready-made handler (examples/handler-webhook) posting a key, HMAC-signed, to an endpoint.
+For each step it names the AWS CLI command that shows the same on AWS."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -17,7 +26,8 @@ from harness.third_party import ThirdParty
 
 EXAMPLE, NAME = "examples/complete", "rotator-complete"
 USERS = ["ci-deployer", "ci-publisher", "reporting"]
-LIVE = sys.stdout.isatty()  # step-by-step progress in a terminal; summaries only otherwise
+LIVE = sys.stdout.isatty()  # step-by-step progress in a terminal; summaries only otherwise (--progress)
+STARTED = time.monotonic()
 STEPS = {
     "key created": "new key {access_key_id} created (id only; the secret goes to Secrets Manager)",
     "secret stored": "stored in secret {secret_name}",
@@ -31,6 +41,17 @@ STEPS = {
 
 def say(message: str = "") -> None:
     print(message, flush=True)
+
+
+def progress(message: str) -> None:
+    """A line during set-up, with the time since the demo started: set-up is most of the first minute."""
+    say(f"    [{time.monotonic() - STARTED:5.1f} s] {message}")
+
+
+def on_aws(*commands: str) -> None:
+    """The AWS CLI commands that show the same on AWS (the emulator answers them too, see --keep)."""
+    for command in commands:
+        say(f"    on AWS: {command}")
 
 
 def steps(invocation: Invocation) -> list[tuple[str, str]]:
@@ -51,21 +72,34 @@ def steps(invocation: Invocation) -> list[tuple[str, str]]:
     return lines
 
 
-def watch(aws: EmulatedAws, arn: str, wait_seconds: int) -> dict:
+def wait_label(index: int, seconds: int) -> str | None:
+    """The run's first wait is the grace period; each later one is a usage re-check's (the old key was used
+    too recently to tell whether the third party switched). Re-checks are told once, then counted."""
+    if index == 0:
+        return f"grace period: both keys valid for {seconds} s while the third party switches (the demo skips waits)"
+    if index == 1:
+        return f"usage re-check: the old key was used recently; looking again every {seconds} s"
+    return None
+
+
+def watch(aws: EmulatedAws, arn: str) -> dict:
     """Prints each user's steps as the functions finish, until the execution ends."""
-    seen, waits = len(aws.invocations), len(aws.waits)
+    seen, first_wait = len(aws.invocations), len(aws.waits)
+    told = first_wait
     while True:
         described = aws.client("stepfunctions").describe_execution(executionArn=arn)
         for invocation in aws.invocations[seen:]:
             for user, step in steps(invocation) if LIVE else []:
                 say(f"    {user:<13} {step}")
         seen = len(aws.invocations)
-        if LIVE and len(aws.waits) > waits:
-            say(
-                f"    {'(every user)':<13} waiting {wait_seconds} s once, both keys valid (skipped by the demo)"
-            )
-            waits = len(aws.waits)
+        for index in range(told - first_wait, len(aws.waits) - first_wait):
+            label = wait_label(index, aws.waits[first_wait + index])
+            if LIVE and label:
+                say(f"    {'(every user)':<13} {label}")
+        told = len(aws.waits)
         if described["status"] != "RUNNING":
+            if LIVE and told - first_wait > 1:
+                say(f"    {'(every user)':<13} usage re-checked {told - first_wait - 1} times")
             return described
         time.sleep(0.1)
 
@@ -107,17 +141,34 @@ def summary(aws: EmulatedAws, before: dict, execution: dict, first_invocation: i
     return f"    run {execution['status']}\n" + table(rows)
 
 
-def rotate(aws: EmulatedAws, title: str) -> dict:
+def rotate(aws: EmulatedAws, third_party: ThirdParty, title: str) -> dict:
     before = {user: aws.access_keys(user) for user in USERS}
+    delivered = len(third_party.deliveries)
     say(title)
     first = len(aws.invocations)
     (arn,) = aws.fire_schedule(NAME)
-    execution = watch(aws, arn, 600)
+    execution = watch(aws, arn)
     say(summary(aws, before, execution, first))
     if execution["status"] == "FAILED":
         say(
             f"    the run's error, as the failure alarm's operator reads it: {json.loads(execution['cause'])['errorMessage']}"
         )
+    received = [f"{d['username']} {d['AccessKeyId']}" for d in third_party.deliveries[delivered:]]
+    say(
+        f"    the third party received (key ids shown; it got the secrets too): {', '.join(received) or 'nothing'}"
+    )
+    left = [s["Name"] for s in aws.client("secretsmanager").list_secrets()["SecretList"]]
+    why = (
+        "each new key's secret is deleted once its hand-off is settled: only the third party holds the key"
+        if not left
+        else "kept as the lock of a user a person must look at (the run's error says what to check)"
+    )
+    say(f"    secrets left: {len(left)} ({why})")
+    on_aws(
+        f"aws stepfunctions describe-execution --execution-arn {arn}",
+        f"aws iam list-access-keys --user-name {USERS[0]}",
+        f"aws logs tail /aws/lambda/{NAME}-rotate --since 1h",
+    )
     return execution
 
 
@@ -132,7 +183,9 @@ def never_switches(aws: EmulatedAws, third_party: ThirdParty) -> None:
     # Waits are not slept here: each moves the clock that dates a key's use by its length.
     aws.waits_move_last_use_clock, aws.wait_hook = True, lambda seconds: held_sts.get_caller_identity()
     try:
-        rotate(aws, "4/6 next period, reporting's third party keeps calling AWS with its old key")
+        rotate(
+            aws, third_party, "4/6 next period, reporting's third party keeps calling AWS with its old key"
+        )
     finally:
         aws.waits_move_last_use_clock, aws.wait_hook, aws.last_use_clock_offset = False, None, 0.0
     keys = aws.access_keys("reporting")
@@ -162,7 +215,7 @@ def ready_made(aws: EmulatedAws) -> None:
             root = TerraformRoot("examples/handler-webhook", Path(workdir), aws.endpoint)
             root.apply({"token_secret_arn": token, "url": webhook.url})
             (arn,) = aws.fire_schedule("rotator-webhook")
-            execution = watch(aws, arn, 300)
+            execution = watch(aws, arn)
             received = webhook.latest("ci-deployer") or {}
             say(
                 f"    run {execution['status']}: the endpoint received key {received.get('AccessKeyId')} for "
@@ -178,17 +231,64 @@ def ready_made(aws: EmulatedAws) -> None:
         webhook.stop()
 
 
-def main() -> int:
-    started = time.monotonic()
+def keep(aws: EmulatedAws, state_machine_arn: str) -> None:
+    """--keep: the stack stays up until Ctrl-C, for trying the on-demand rotation by hand."""
+    say("    the stack stays up (--keep). In another terminal, with the AWS CLI:")
+    say(
+        f"      export AWS_ENDPOINT_URL={aws.endpoint} AWS_ACCESS_KEY_ID=testing"
+        " AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
+    )
+    say(
+        f"      aws stepfunctions start-execution --state-machine-arn {state_machine_arn}"
+        f' --input \'{{"username": "{USERS[0]}"}}\''
+    )
+    say(f"      aws iam list-access-keys --user-name {USERS[0]}")
+    say("    press Ctrl-C here to go on (destroy, then the ready-made handler).")
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.pause()
+    # Runs started by hand have ended or end now; the demo's own summaries read the keys again.
+    for execution in aws.client("stepfunctions").list_executions(
+        stateMachineArn=state_machine_arn, statusFilter="RUNNING"
+    )["executions"]:
+        aws.wait_execution(execution["executionArn"])
+
+
+def arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="It takes two to six minutes and needs no AWS account; nothing leaves this machine.",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="after step 4, keep the emulated AWS and the stack up until Ctrl-C, to start a rotation by hand",
+    )
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="show every user's steps even when the output is not a terminal (the default in a terminal)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    global LIVE
+    options = arguments(argv)
+    LIVE = LIVE or options.progress
+    say(f"1/6 terraform apply of {EXAMPLE} on an emulated AWS (Terraform 1.15.5, hashicorp/aws 5.100.0)")
+    progress("starting the emulated AWS (moto) and a fake third party on 127.0.0.1")
     aws = EmulatedAws().start()
     third_party = ThirdParty()
     try:
         with tempfile.TemporaryDirectory(prefix="rotator-demo-") as workdir:
-            say(
-                f"1/6 terraform apply of {EXAMPLE} on an emulated AWS (Terraform 1.15.5, hashicorp/aws 5.100.0)..."
-            )
+            progress("terraform init: a private copy of the repository, the provider from the lock file")
             root = TerraformRoot(EXAMPLE, Path(workdir), aws.endpoint)
+            progress("terraform apply: roles, functions, state machines, schedule, alarms (about a minute)")
             outputs = root.apply({"third_party_url": third_party.url})
+            created = len(root.tf.execute_command("state", "list").out.split())
+            progress(f"applied: {created} resources")
             say(f"    state machine {outputs['state_machine_arn']}")
             say(
                 f"    secrets encrypted with {outputs['kms_key_arn']}; alarms {', '.join(outputs['alarm_names'])}"
@@ -196,7 +296,7 @@ def main() -> int:
             for user in USERS:  # the keys the third party holds today
                 aws.client("iam").create_access_key(UserName=user)
 
-            rotate(aws, "2/6 the schedule fires (rate(12 hours)): every user is rotated")
+            rotate(aws, third_party, "2/6 the schedule fires (rate(12 hours)): every user is rotated")
             history = json.dumps(
                 aws.history(
                     aws.client("stepfunctions").list_executions(stateMachineArn=outputs["state_machine_arn"])[
@@ -212,19 +312,25 @@ def main() -> int:
             )
 
             third_party.fail_for.add("ci-publisher")
-            rotate(aws, "3/6 next period, the third party refuses ci-publisher's new key")
+            rotate(aws, third_party, "3/6 next period, the third party refuses ci-publisher's new key")
             third_party.fail_for.clear()
             never_switches(aws, third_party)
+            if options.keep:
+                keep(aws, outputs["state_machine_arn"])
             say("5/6 terraform destroy...")
             root.destroy()
         ready_made(aws)
     finally:
         third_party.stop()
         aws.stop()
-    say(f"done in {time.monotonic() - started:.0f} s.")
-    say("Next: README.md (usage, the handler contract, failure handling), examples/complete, scripts/test.")
+    say(f"done in {time.monotonic() - STARTED:.0f} s.")
+    say(
+        "Next: deploy examples/basic in an AWS account of yours (its README: terraform apply, then start one"
+        " user's rotation); README.md for the handler contract and failure handling; scripts/test runs every"
+        " test (about half an hour)."
+    )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
