@@ -95,11 +95,11 @@ def watch(aws: EmulatedAws, arn: str) -> dict:
         for index in range(told - first_wait, len(aws.waits) - first_wait):
             label = wait_label(index, aws.waits[first_wait + index])
             if LIVE and label:
-                say(f"    {'(every user)':<13} {label}")
+                say(f"    {'(every user)' if index == 0 else '(the run)':<13} {label}")
         told = len(aws.waits)
         if described["status"] != "RUNNING":
             if LIVE and told - first_wait > 1:
-                say(f"    {'(every user)':<13} usage re-checked {told - first_wait - 1} times")
+                say(f"    {'(the run)':<13} usage re-checked {told - first_wait - 1} times")
             return described
         time.sleep(0.1)
 
