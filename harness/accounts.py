@@ -13,7 +13,7 @@ import json
 from typing import Any, Callable
 from urllib.parse import unquote
 
-from harness.aws import ACCOUNT_ID, REGION
+from harness import ACCOUNT_ID, REGION
 
 
 def trusts(document: dict, principal_arn: str, principal_account: str) -> bool:

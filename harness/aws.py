@@ -41,7 +41,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from harness import ACCOUNT_ID, INIT_SECONDS, READ_TIMEOUT_SECONDS, REGION, TIMED_OUT, provider_gaps
+from harness import ACCOUNT_ID, INIT_SECONDS, READ_TIMEOUT_SECONDS, REGION, TIMED_OUT, accounts, provider_gaps
 from harness.faults import Faults, install_faults
 
 __all__ = ["ACCOUNT_ID", "REGION", "EmulatedAws", "Invocation"]
@@ -138,6 +138,12 @@ class EmulatedAws:
     faults: Faults = field(default_factory=lambda: Faults())
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tmp: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def _tmpdir(self) -> str:
+        """Where function code is unpacked and results written, from start() to stop()."""
+        assert self._tmp, "EmulatedAws.start() first"
+        return self._tmp.name
 
     @property
     def endpoint(self) -> str:
@@ -301,7 +307,7 @@ class EmulatedAws:
         a disabled rule starts nothing. A Lambda target is invoked only if its resource policy lets this rule invoke it, and is
         awaited (EventBridge invokes it asynchronously), so its outcome is in `invocations` on
         return. Returns the started executions' ARNs."""
-        event = {
+        event: dict[str, Any] = {
             "version": "0",
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
@@ -349,7 +355,7 @@ class EmulatedAws:
         def invoke_lambda(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
             return emulator._invoke(function, event)
 
-        LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign]
+        LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign,assignment]
 
         original_wait = WaitFunction._wait_interval
 
@@ -370,15 +376,13 @@ class EmulatedAws:
             return emulator.task_timeouts.get(configured, configured)
 
         TimeoutSeconds._eval_seconds = timeout_seconds  # type: ignore[method-assign]
-        retrier_decl.time = SimpleNamespace(sleep=emulator.retry_sleeps.append)  # type: ignore[attr-defined]
+        retrier_decl.time = SimpleNamespace(sleep=emulator.retry_sleeps.append)  # type: ignore[assignment]
         _mend_sfn_integration()
         _mend_send_task_failure()
         provider_gaps.install()
         _terminal_errors_escape_states_all()
         _date_last_uses_by(lambda: emulator.last_use_clock_offset)
         install_faults(emulator)
-        from harness import accounts
-
         accounts.install(lambda: emulator.assume_role_checked)
 
     def crash(self, function_suffix: str, username: str) -> None:
@@ -396,7 +400,7 @@ class EmulatedAws:
         digest = hashlib.sha256(code).hexdigest()
         with self._lock:
             if digest not in self._code_dirs:
-                target = Path(self._tmp.name) / digest
+                target = Path(self._tmpdir) / digest
                 zipfile.ZipFile(io.BytesIO(code)).extractall(target)
                 self._code_dirs[digest] = str(target)
             return self._code_dirs[digest]
@@ -478,8 +482,9 @@ class EmulatedAws:
             ),
             **(function.environment_vars or {}),
         }
-        with tempfile.NamedTemporaryFile(dir=self._tmp.name, suffix=".json", delete=False) as out:
+        with tempfile.NamedTemporaryFile(dir=self._tmpdir, suffix=".json", delete=False) as out:
             result_file = out.name
+        assert function.handler, f"{function.function_name}: a zip function has a handler"
         proc = subprocess.Popen(
             [sys.executable, str(_RUNTIME), code_dir, function.handler, result_file],
             stdin=subprocess.PIPE,
@@ -557,7 +562,7 @@ def _terminal_errors_escape_states_all() -> None:
     terminal = {StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime}
     evaluate = ErrorEqualsDecl._eval_body
 
-    def eval_body(self, env):  # type: ignore[no-untyped-def]
+    def eval_body(self, env):
         error_name = env.stack[-1]
         if isinstance(error_name, StatesErrorName) and error_name.typ in terminal:
             env.stack.pop()
@@ -588,7 +593,7 @@ def _date_last_uses_by(offset: Callable[[], float]) -> None:
             if key is not None and key.last_used is not None and offset():
                 key.last_used._timestamp += timedelta(seconds=offset())
 
-    iam_models.mark_account_as_visited = mark_account_as_visited  # type: ignore[assignment]
+    iam_models.mark_account_as_visited = mark_account_as_visited
     iam_models._dated_by_harness = True  # type: ignore[attr-defined]
 
 
@@ -618,13 +623,13 @@ def _mend_sfn_integration() -> None:
     normalise_parameters = StateTaskServiceSfn._normalise_parameters
     normalise_response = StateTaskServiceSfn._normalise_response
 
-    def parameters(self, parameters, boto_service_name=None, service_action_name=None):  # type: ignore[no-untyped-def]
+    def parameters(self, parameters, boto_service_name=None, service_action_name=None):
         normalise_parameters(self, parameters, boto_service_name, service_action_name)
         if service_action_name is None:
             for key in list(parameters):
                 parameters[key[0].lower() + key[1:]] = parameters.pop(key)
 
-    def response(self, response, boto_service_name=None, service_action_name=None):  # type: ignore[no-untyped-def]
+    def response(self, response, boto_service_name=None, service_action_name=None):
         if isinstance(response, dict):
             for key in list(response):
                 response[key[0].upper() + key[1:]] = response.pop(key)
@@ -641,7 +646,7 @@ def _mend_send_task_failure() -> None:
     from moto.core.responses import EmptyResult
 
     def send_task_failure(self: StepFunctionResponse) -> Any:
-        self.stepfunction_backend.send_task_failure(
+        self.stepfunction_backend.send_task_failure(  # type: ignore[call-arg]
             self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
         )
         return EmptyResult()

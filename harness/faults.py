@@ -46,8 +46,8 @@ class Faults:
     fail (times=None: every call). `calls` counts every call per (operation, username)."""
 
     def __init__(self) -> None:
-        self._pending: dict[tuple[str, str], int | None] = {}
-        self.calls: dict[tuple[str, str], int] = defaultdict(int)
+        self._pending: dict[tuple[str, str | None], int | None] = {}
+        self.calls: dict[tuple[str, str | None], int] = defaultdict(int)
         self._lock = threading.Lock()
 
     def add(self, operation: str, username: str, times: int | None = 1) -> None:
@@ -142,7 +142,7 @@ def install_faults(emulator: Any) -> None:
             time.sleep(2 * READ_TIMEOUT_SECONDS)
         if faults.take("InvokeConnectionClosedAfterRun", username):
             # The function ran (and wrote); the caller's connection drops before the answer.
-            connection = self.normalized_request.environ.get("werkzeug.socket")
+            connection = self.normalized_request.environ["werkzeug.socket"]
             connection.shutdown(socket.SHUT_RDWR)
         return answer
 

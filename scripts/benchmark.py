@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from harness.aws import EmulatedAws
 from harness.iam_policy import least_privilege
@@ -59,7 +60,7 @@ SAFETY_COST = (
 LAMBDA_SECONDS, LAMBDA_GB, SECRET_MONTHS = 0.3, 0.125, 5 / (60 * 24 * 30)
 # The reference CDK construct, per user: a starter Lambda starts one execution per user; the state
 # machine runs RotateCredentials, HandleCredentials, Wait, CleanUp.
-REFERENCE = {
+REFERENCE: dict[str, Any] = {
     "state transitions": 4,
     "own Lambda invocations": 3,
     "API calls": {
@@ -96,8 +97,8 @@ def measure(aws: EmulatedAws, n: int, workdir: Path) -> dict:
         text = " ".join(str(a) for a in error.args)
         reason = text[text.find("Error:") :][:700] if "Error:" in text else text[-700:]
         reason = " ".join(reason.translate({ord(c): " " for c in "│├─╷╵"}).split())
-        first = reason.split(" This was checked")[0].split(" Error: ")[0]  # Terraform says it twice
-        return {"n": n, "error": first}
+        message = reason.split(" This was checked")[0].split(" Error: ")[0]  # Terraform says it twice
+        return {"n": n, "error": message}
     started = time.monotonic()
     root.tf.plan()
     plan_seconds = time.monotonic() - started
@@ -380,9 +381,9 @@ def measure_members(aws: EmulatedAws, n: int, workdir: Path) -> dict:
     ]
     calls: dict[str, Counter] = {"own": Counter(), "member": Counter()}
     for i in own:
-        user = i.event.get("user") if isinstance(i.event, dict) else None
-        if isinstance(user, dict):  # a user's own state: RotateKey, HandOff, RollBack
-            calls["member" if user.get("accountId") else "own"].update(i.api_calls)
+        state = i.event.get("user") if isinstance(i.event, dict) else None
+        if isinstance(state, dict):  # a user's own state: RotateKey, HandOff, RollBack
+            calls["member" if state.get("accountId") else "own"].update(i.api_calls)
     cleanups = [i for i in own if i.function_name.endswith("-cleanup")]
     return {
         "n": n,
