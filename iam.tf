@@ -27,7 +27,15 @@ locals {
 
   # What a function may do with each kind of resource: a function's row in local.functions lists
   # the actions (field <kind>_actions); this table says on what, and under which condition.
-  via_secrets_manager = { test = "StringEquals", variable = "kms:ViaService", values = ["secretsmanager.${local.region}.amazonaws.com"] }
+  # Wherever TagUser or UntagUser is granted, they may touch only the rotator's own tags on a user:
+  # its in-flight tag (of value "rotating") and the marks of the keys it verified ("<in-flight tag
+  # key>/<key id>", lambda/rotator/common.py). Both conditions hold for the statement's other
+  # actions, which carry no tags (ForAllValues of no keys, and IfExists of an absent key, are true).
+  # (aws:RequestTag only where TagUser is granted: UntagUser carries no tag values.)
+  tag_keys_condition   = { test = "ForAllValues:StringLike", variable = "aws:TagKeys", values = [local.in_flight_tag_key, "${local.in_flight_tag_key}/*"] }
+  tag_values_condition = { test = "StringEqualsIfExists", variable = "aws:RequestTag/${local.in_flight_tag_key}", values = [local.in_flight_tag_value] }
+  tag_conditions       = { for actions in [["iam:TagUser"], ["iam:UntagUser"], ["iam:TagUser", "iam:UntagUser"]] : join(",", actions) => contains(actions, "iam:TagUser") ? [local.tag_keys_condition, local.tag_values_condition] : [local.tag_keys_condition] }
+  via_secrets_manager  = { test = "StringEquals", variable = "kms:ViaService", values = ["secretsmanager.${local.region}.amazonaws.com"] }
   grants = {
     ssm = {
       sid        = "ReadUsersList"
@@ -71,11 +79,19 @@ locals {
       resources  = [var.credentials_handler_arn]
       conditions = []
     }
-    # Users of other accounts are reached through the role modules/member-account creates there.
+    # A user's path (RotateKey refuses a user found elsewhere than its entry says): read-only.
+    path = {
+      sid        = "ReadUsersPath"
+      enabled    = true
+      resources  = [format(local.user_arn, "*")]
+      conditions = []
+    }
+    # Users of other accounts are reached through the roles modules/member-account creates there:
+    # each function assumes only its own ("{function}" stands for the function's name).
     sts = {
       sid        = "AssumeMemberRoles"
       enabled    = length(local.member_accounts) > 0
-      resources  = local.member_role_arns
+      resources  = [for account in local.member_accounts : format(local.member_role_arn, account, "{function}")]
       conditions = []
     }
     # PutMetricData supports no resource-level permissions: the namespace condition is the scope.
@@ -105,7 +121,12 @@ locals {
           conditions = []
         }],
         [
-          for kind, grant in local.grants : merge(grant, { actions = f["${kind}_actions"] })
+          for kind, grant in local.grants : merge(grant, {
+            actions   = f["${kind}_actions"]
+            resources = [for resource in grant.resources : replace(resource, "{function}", function)]
+            # TagUser and UntagUser touch only the rotator's own tags.
+            conditions = concat(grant.conditions, lookup(local.tag_conditions, join(",", sort(setintersection(f["${kind}_actions"], ["iam:TagUser", "iam:UntagUser"]))), []))
+          })
           if grant.enabled && length(f["${kind}_actions"]) > 0
         ],
       )
@@ -252,21 +273,31 @@ locals {
     for username, u in local.users : username => parseint(substr(sha256(lower(username)), 0, 8), 16) % local.user_policy_count
     if u.account_id == null
   }
+  # A user's ARNs: the one of its path, or, with path "*", the two that cover any path (IAM accepts
+  # no pattern that covers both user/<name> and user/<path>/<name>).
+  user_arns = {
+    for username, u in local.users : username => u.path == "*" ? [format(local.user_arn, username), format(local.user_arn, "*/${username}")] : [format(local.user_arn, "${trimprefix(u.path, "/")}${username}")]
+    if u.account_id == null
+  }
   user_policies = var.user_tag_key != null ? {} : merge([
     for function, f in local.functions : {
       for index in distinct(values(local.user_policy_of)) : "${function}-users-${index}" => {
         function = function
         index    = index
-        # Exactly the listed users, with or without an IAM path: IAM accepts no pattern that covers
-        # both user/<name> and user/<path>/<name>, so each user takes two ARNs.
+        # Exactly the listed users, each by the ARN of its path (two ARNs with path "*").
         document = jsonencode({
           Version = "2012-10-17"
-          Statement = [{
-            Sid      = "ListedUsersKeys"
-            Effect   = "Allow"
-            Action   = f.iam_actions
-            Resource = flatten([for username, i in local.user_policy_of : [format(local.user_arn, username), format(local.user_arn, "*/${username}")] if i == index])
-          }]
+          Statement = [merge(
+            {
+              Sid      = "ListedUsersKeys"
+              Effect   = "Allow"
+              Action   = f.iam_actions
+              Resource = flatten([for username, i in local.user_policy_of : local.user_arns[username] if i == index])
+            },
+            length(setintersection(f.iam_actions, ["iam:TagUser", "iam:UntagUser"])) == 0 ? {} : {
+              Condition = { for c in local.tag_conditions[join(",", sort(setintersection(f.iam_actions, ["iam:TagUser", "iam:UntagUser"])))] : c.test => { (c.variable) = c.values } }
+            },
+          )]
         })
       }
     } if length(f.iam_actions) > 0

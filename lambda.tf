@@ -14,6 +14,7 @@ locals {
       environment        = { USERS_PARAMETER_PATH = local.users_parameter_path, BATCH_SIZE = tostring(local.batch_size) }
       iam_actions        = []
       in_flight_actions  = []
+      path_actions       = []
       secret_actions     = []
       kms_actions        = []
       ssm_actions        = ["ssm:GetParametersByPath", "ssm:GetParameters"]
@@ -30,13 +31,15 @@ locals {
       environment = merge(
         { SECRET_NAME_PREFIX = local.secret_name_prefix, KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds), ROTATOR_NAME = var.name, IN_FLIGHT_TAG = local.in_flight_tag },
         var.keep_inactive_keys ? { KEEP_INACTIVE_KEYS = "true" } : {},
-        local.member_environment,
+        local.member_environment.rotate,
         var.kms_key_arn == null ? {} : { KMS_KEY_ID = var.kms_key_arn },
         var.user_tag_key == null ? {} : { USER_TAG = "${var.user_tag_key}=${var.name}" },
       )
       # ListUserTags only to tell the rotator's own inactive keys with keep_inactive_keys (issue 22).
-      iam_actions        = concat(["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser"], var.keep_inactive_keys ? ["iam:ListUserTags"] : [])
-      in_flight_actions  = []
+      iam_actions       = concat(["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser"], var.keep_inactive_keys ? ["iam:ListUserTags"] : [])
+      in_flight_actions = []
+      # GetUser: the user's path, checked against its entry's (issue 24).
+      path_actions       = ["iam:GetUser"]
       secret_actions     = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret"]
       kms_actions        = ["kms:GenerateDataKey", "kms:Decrypt"]
       ssm_actions        = []
@@ -53,6 +56,7 @@ locals {
       environment       = { CREDENTIALS_HANDLER_ARN = var.credentials_handler_arn }
       iam_actions       = []
       in_flight_actions = []
+      path_actions      = []
       # Acknowledged mode: marks the secret once the handler returned (it may have written the key).
       secret_actions     = local.acknowledged ? ["secretsmanager:TagResource"] : []
       kms_actions        = []
@@ -67,7 +71,7 @@ locals {
       description = "After the run's wait, checks which key each handed-off user's third party uses, deletes or deactivates the superseded access key, and deletes the secret."
       # A batch of 100 users, max_concurrency at a time, with IAM's throttling retried.
       timeout = 600
-      environment = merge(local.member_environment, {
+      environment = merge(local.member_environment.cleanup, {
         OLD_KEY_ACTION   = var.old_key_action, SECRET_NAME_PREFIX = local.secret_name_prefix, MAX_CONCURRENCY = tostring(var.max_concurrency), IN_FLIGHT_TAG = local.in_flight_tag
         USAGE_CHECK      = var.usage_check.enabled ? "on" : "off", USAGE_MARGIN_SECONDS = tostring(local.usage_seconds.margin)
         USAGE_MAX_ROUNDS = tostring(local.usage_rounds), KEY_VERIFICATION_TIMEOUT_SECONDS = tostring(local.verify_seconds)
@@ -77,6 +81,7 @@ locals {
       # the listed users' named policies keep their room.
       iam_actions       = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"]
       in_flight_actions = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:UntagUser"]
+      path_actions      = []
       # TagResource: a half-written hand-off's secret is kept, tagged with its end (issue 22).
       secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret", "secretsmanager:TagResource"]
       kms_actions        = ["kms:Decrypt"]
@@ -90,9 +95,10 @@ locals {
       handler            = "rotator.rollback.handler"
       description        = "Deletes the key and secret of a rotation that did not hand its key off."
       timeout            = 60
-      environment        = merge(local.member_environment, { SECRET_NAME_PREFIX = local.secret_name_prefix, IN_FLIGHT_TAG = local.in_flight_tag })
+      environment        = merge(local.member_environment.rollback, { SECRET_NAME_PREFIX = local.secret_name_prefix, IN_FLIGHT_TAG = local.in_flight_tag })
       iam_actions        = ["iam:ListAccessKeys", "iam:DeleteAccessKey"]
       in_flight_actions  = ["iam:ListAccessKeys", "iam:DeleteAccessKey", "iam:UntagUser"]
+      path_actions       = []
       secret_actions     = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
       kms_actions        = ["kms:Decrypt"]
       ssm_actions        = []
@@ -108,6 +114,7 @@ locals {
       environment        = {}
       iam_actions        = []
       in_flight_actions  = []
+      path_actions       = []
       secret_actions     = []
       kms_actions        = []
       ssm_actions        = []
@@ -122,9 +129,10 @@ locals {
       description = "Publishes the age of the oldest active access key among the listed users, for the staleness alarm."
       # One ListAccessKeys call per user, one after another: 1,000 users well within this.
       timeout            = 300
-      environment        = merge(local.member_environment, { USERS_PARAMETER_PATH = local.users_parameter_path, METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name })
+      environment        = merge(local.member_environment.check, { USERS_PARAMETER_PATH = local.users_parameter_path, METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name })
       iam_actions        = ["iam:ListAccessKeys"]
       in_flight_actions  = []
+      path_actions       = []
       secret_actions     = []
       kms_actions        = []
       ssm_actions        = ["ssm:GetParametersByPath", "ssm:GetParameters"]

@@ -37,6 +37,7 @@ locals {
       username   = u.username
       metadata   = u.metadata
       account_id = u.account_id == local.account_id ? null : u.account_id
+      path       = u.path
     }
   ]
   users_by_key = {
@@ -47,8 +48,12 @@ locals {
         { username = u.username },
         u.account_id == null ? {} : { accountId = u.account_id },
         u.metadata == null ? {} : { metadata = u.metadata },
+        # Only where it is not "/" (the default, which an item without a path means): the items of
+        # users at "/" stay as they were.
+        u.path == "/" ? {} : { path = u.path },
       ))
       account_id = u.account_id
+      path       = u.path
     }...
   }
   # Listed twice only by naming this account's id for a user also listed without it (the variable's
@@ -57,14 +62,18 @@ locals {
   users                = { for key, group in local.users_by_key : group[0].key => group[0] }
   users_parameter_path = "/${var.name}/users"
 
-  # The accounts other than this one whose users are listed, and the role each has for the rotator
-  # (modules/member-account creates it; its name is derived from var.name the same way there).
-  member_accounts  = sort(distinct([for u in local.listed_users : u.account_id if u.account_id != null]))
-  member_role_name = "${var.name}-member"
-  member_role_arn  = "arn:${local.partition}:iam::%s:role${var.role_path}${local.member_role_name}"
-  member_role_arns = [for account in local.member_accounts : format(local.member_role_arn, account)]
-  # What the functions that reach member accounts are told (none, without member accounts).
-  member_environment = length(local.member_accounts) == 0 ? {} : { MEMBER_ROLE_ARN = format(local.member_role_arn, "{account}") }
+  # The accounts other than this one whose users are listed, and the roles each has for the rotator:
+  # one per function that acts on users' keys, "<name>-member-<function>" (modules/member-account
+  # creates them; their names are derived from var.name the same way there).
+  member_accounts   = sort(distinct([for u in local.listed_users : u.account_id if u.account_id != null]))
+  member_functions  = ["rotate", "rollback", "cleanup", "check"]
+  member_role_names = { for function in local.member_functions : function => "${var.name}-member-${function}" }
+  member_role_arn   = "arn:${local.partition}:iam::%s:role${var.role_path}${var.name}-member-%s"
+  # What each function that reaches member accounts is told: the ARN of its own role there, with
+  # "{account}" for the account (nothing, without member accounts).
+  member_environment = {
+    for function in local.member_functions : function => length(local.member_accounts) == 0 ? {} : { MEMBER_ROLE_ARN = format(local.member_role_arn, "{account}", function) }
+  }
 
   # Each child execution hands off a batch of users: about 100, a multiple of max_concurrency so
   # that no batch ends with a part-full wave.

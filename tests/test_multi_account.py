@@ -84,7 +84,7 @@ def test_the_same_username_in_two_accounts_is_rotated_independently_and_a_missin
     cause = json.loads(execution["cause"])["errorMessage"]
     assert cause.startswith(f"1 of 5 users not rotated: {UNMANAGED}/ci (MemberAccountUnreachableError: ")
     assert (
-        f"Account {UNMANAGED} cannot be reached: assuming role arn:aws:iam::{UNMANAGED}:role/multi-member "
+        f"Account {UNMANAGED} cannot be reached: assuming role arn:aws:iam::{UNMANAGED}:role/multi-member-rotate "
         f'failed (AccessDenied). Apply modules/member-account in account {UNMANAGED} with name = "multi", '
         f'rotator_account_id = "{ACCOUNT_ID}"'
     ) in cause
@@ -153,7 +153,11 @@ def test_calls_into_the_member_account_are_only_the_member_roles_on_its_listed_u
     execution = run(aws, stack, runs, {"username": "ci", "accountId": MEMBER})
 
     assert execution["status"] == "SUCCEEDED", execution
-    member_policies = role_policies(member_iam, "multi-member")
+    # Each function's calls are its own member role's (issue 24).
+    member_policies = {
+        f"multi-{f}": role_policies(member_iam, f"multi-member-{f}")
+        for f in ["rotate", "rollback", "cleanup", "check"]
+    }
     user_arn = f"arn:aws:iam::{MEMBER}:user/%s"
     checked, assumed = 0, 0
     signed = [
@@ -181,10 +185,13 @@ def test_calls_into_the_member_account_are_only_the_member_roles_on_its_listed_u
             assert call.startswith("iam:"), call
             action = "iam:" + call.split(":")[1]
             assert target.get("UserName") == "ci", (call, target)
+            policies = member_policies[invocation.function_name]
+            request = request_tags(target)
             # The user's in-flight tag (RotateKey's TagUser through UntagUser) is what allows UntagUser.
-            assert allows(member_policies, action, user_arn % "ci", next(worn)), action
-            assert not allows(member_policies, action, user_arn % "outsider"), action
-            assert not allows(member_policies, action, f"arn:aws:iam::{ACCOUNT_ID}:user/ci"), action
+            assert allows(policies, action, user_arn % "ci", {**next(worn), **request}), action
+            if action != "iam:GetUser":  # the user's path: read-only, on any user (issue 24)
+                assert not allows(policies, action, user_arn % "outsider", request), action
+            assert not allows(policies, action, f"arn:aws:iam::{ACCOUNT_ID}:user/ci", request), action
             checked += 1
     # ListAccessKeys, TagUser, CreateAccessKey (rotate); ListAccessKeys, GetAccessKeyLastUsed,
     # DeleteAccessKey, UntagUser (clean-up).
@@ -203,28 +210,46 @@ def test_calls_into_the_member_account_are_only_the_member_roles_on_its_listed_u
     assert privilege["denied"] == [] and privilege["out of scope but allowed"] == []
 
 
-def test_the_member_role_trusts_only_the_rotators_functions_and_touches_only_listed_users(aws, stack):
+def test_each_member_role_trusts_only_its_rotator_function_and_touches_only_listed_users(aws, stack):
+    """Issue 24: one member role per function. Issue 29: each trusts the rotator's account on the
+    condition aws:PrincipalArn = the function's role, not the role as principal."""
     _, outputs, member_iam = stack
-    role = member_iam.get_role(RoleName="multi-member")["Role"]
-    assert role["Arn"] == outputs["member_role_arn"] == outputs["member_role_arns"][MEMBER]
-    trust = role["AssumeRolePolicyDocument"]
-    trust = json.loads(trust) if isinstance(trust, str) else trust
     rotator_role = f"arn:aws:iam::{ACCOUNT_ID}:role/multi-%s"
-    for function in ["rotate", "rollback", "cleanup", "check"]:
-        assert accounts.trusts(trust, rotator_role % function, ACCOUNT_ID)
-    # Not the rotator's other roles, nor a role of the same name in another account.
-    for function in ["handoff", "list-users", "report", "state-machine"]:
-        assert not accounts.trusts(trust, rotator_role % function, ACCOUNT_ID)
-    assert not accounts.trusts(trust, f"arn:aws:iam::{UNMANAGED}:role/multi-rotate", UNMANAGED)
-    # And AssumeRole (checked by the harness as AWS does) agrees: the hand-off function is refused.
+    functions = ["rotate", "rollback", "cleanup", "check"]
+    assert outputs["member_role_arns"][MEMBER] == outputs["member_role_arns_here"]
     sts = aws.client("sts")
-    with pytest.raises(sts.exceptions.ClientError, match="AccessDenied"):
-        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="multi-handoff")
-    assert sts.assume_role(RoleArn=role["Arn"], RoleSessionName="multi-rotate")["Credentials"]
-    policies = role_policies(member_iam, "multi-member")
+    for function in functions:
+        role = member_iam.get_role(RoleName=f"multi-member-{function}")["Role"]
+        assert role["Arn"] == outputs["member_role_arns"][MEMBER][function]
+        trust = role["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        assert trust["Statement"][0]["Principal"]["AWS"] == f"arn:aws:iam::{ACCOUNT_ID}:root"
+        assert accounts.trusts(trust, rotator_role % function, ACCOUNT_ID)
+        # Not the rotator's other roles, nor a role of the same name in another account.
+        for other in ["handoff", "list-users", "report", "state-machine", *functions]:
+            if other != function:
+                assert not accounts.trusts(trust, rotator_role % other, ACCOUNT_ID), (function, other)
+        assert not accounts.trusts(trust, f"arn:aws:iam::{UNMANAGED}:role/multi-{function}", UNMANAGED)
+        # And AssumeRole (checked by the harness as AWS does) agrees: the hand-off function is refused.
+        with pytest.raises(sts.exceptions.ClientError, match="AccessDenied"):
+            sts.assume_role(RoleArn=role["Arn"], RoleSessionName="multi-handoff")
+        assert sts.assume_role(RoleArn=role["Arn"], RoleSessionName=f"multi-{function}")["Credentials"]
+    policies = role_policies(member_iam, "multi-member-rotate")
     for user, allowed in [("ci", True), ("team/pathed", True), ("outsider", False)]:
         for action in ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys"]:
             assert allows(policies, action, f"arn:aws:iam::{MEMBER}:user/{user}") is allowed, (user, action)
+    # The read-only staleness check and RollBack cannot create keys, even for a listed user.
+    for function in ["check", "rollback"]:
+        policies = role_policies(member_iam, f"multi-member-{function}")
+        assert not allows(policies, "iam:CreateAccessKey", f"arn:aws:iam::{MEMBER}:user/ci"), function
+        assert not allows(policies, "iam:TagUser", f"arn:aws:iam::{MEMBER}:user/ci"), function
+
+
+def request_tags(target):
+    """The condition context of the tags a call carries (TagUser's, UntagUser's keys)."""
+    tags = {t["Key"]: t["Value"] for t in target.get("Tags") or []}
+    keys = list(tags) or list(target.get("TagKeys") or [])
+    return {"aws:TagKeys": keys, **{f"aws:RequestTag/{k}": v for k, v in tags.items()}} if keys else {}
 
 
 def test_on_demand_runs_name_the_account_when_the_username_is_ambiguous(aws, stack, third_party, runs):
@@ -390,7 +415,7 @@ def test_a_member_user_removed_from_users_after_its_hand_off_is_still_cleaned_up
         )
         runs.append(execution["executionArn"])
         assert applied, "the user was not removed mid-run"
-        after = role_policies(member_iam, "multi-member")
+        after = role_policies(member_iam, "multi-member-cleanup")
     finally:
         aws.wait_hook = None
         aws.assume_role_checked = False

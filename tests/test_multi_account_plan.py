@@ -60,21 +60,23 @@ def test_the_same_username_is_stored_once_per_account_and_this_accounts_users_as
     assert json.loads(member["value"]) == {"username": "ci", "accountId": MEMBER, "metadata": "env=prod"}
 
 
-def test_the_functions_that_touch_keys_may_assume_exactly_the_member_roles(plan):
-    member_role = f"arn:aws:iam::{MEMBER}:role/iam-credentials-rotator-member"
-    assert plan.outputs["member_role_name"] == "iam-credentials-rotator-member"
-    assert plan.outputs["member_role_arns"] == {MEMBER: member_role}
-    for function in ["rotate", "rollback", "cleanup", "check"]:
+def test_the_functions_that_touch_keys_may_assume_exactly_their_own_member_roles(plan):
+    """Issue 24: one member role per function, each assumed by that function only."""
+    member_role = f"arn:aws:iam::{MEMBER}:role/iam-credentials-rotator-member-%s"
+    functions = ["rotate", "rollback", "cleanup", "check"]
+    assert plan.outputs["member_role_names"] == {f: f"iam-credentials-rotator-member-{f}" for f in functions}
+    assert plan.outputs["member_role_arns"] == {MEMBER: {f: member_role % f for f in functions}}
+    lambdas = {f["function_name"]: f for f in resources(plan, "aws_lambda_function").values()}
+    for function in functions:
         statements = {s["Sid"]: s for s in role_policy(plan, function)["Statement"]}
         assert statements["AssumeMemberRoles"]["Action"] == "sts:AssumeRole"
-        assert statements["AssumeMemberRoles"]["Resource"] == member_role
+        assert statements["AssumeMemberRoles"]["Resource"] == member_role % function
+        assert (
+            lambdas[f"iam-credentials-rotator-{function}"]["environment"][0]["variables"]["MEMBER_ROLE_ARN"]
+            == "arn:aws:iam::{account}:role/iam-credentials-rotator-member-" + function
+        )
     for function in ["list-users", "handoff", "report"]:
         assert "AssumeMemberRoles" not in {s["Sid"] for s in role_policy(plan, function)["Statement"]}
-    functions = {f["function_name"]: f for f in resources(plan, "aws_lambda_function").values()}
-    assert (
-        functions["iam-credentials-rotator-rotate"]["environment"][0]["variables"]["MEMBER_ROLE_ARN"]
-        == "arn:aws:iam::{account}:role/iam-credentials-rotator-member"
-    )
 
 
 def test_member_users_are_named_by_their_member_role_not_by_the_rotators_policies(plan):

@@ -217,6 +217,18 @@ SECRET_ACTIONS = {
 }
 
 
+# Wherever TagUser or UntagUser is granted: only the rotator's own tags (issue 24).
+TAGGING = {
+    "ForAllValues:StringLike": {
+        "aws:TagKeys": [
+            "iam-credentials-rotator/iam-credentials-rotator",
+            "iam-credentials-rotator/iam-credentials-rotator/*",
+        ]
+    },
+    "StringEqualsIfExists": {"aws:RequestTag/iam-credentials-rotator/iam-credentials-rotator": ["rotating"]},
+}
+
+
 def as_list(value):
     return sorted(value) if isinstance(value, list) else [value]
 
@@ -233,11 +245,14 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
     for function, actions in USER_ACTIONS.items():
         for username, index in [("homer", homer), ("marge", marge)]:
             (statement,) = policies[f"iam-credentials-rotator-{function}-users-{index}"]["Statement"]
-            assert sorted(statement["Resource"]) == [
-                f"arn:aws:iam::123456789012:user/*/{username}",
-                f"arn:aws:iam::123456789012:user/{username}",
-            ], function
+            # Issue 24: the one ARN of the user's declared path ("/" by default).
+            assert sorted(statement["Resource"]) == [f"arn:aws:iam::123456789012:user/{username}"], function
             assert as_list(statement["Action"]) == actions, function
+            # TagUser only of the rotator's own tags (issue 24); the other actions carry no tags.
+            tagging = {
+                k: {n: as_list(v) for n, v in t.items()} for k, t in statement.get("Condition", {}).items()
+            }
+            assert tagging == (TAGGING if "iam:TagUser" in actions else {}), function
 
     # (The state machine's and the schedule's policies name ARNs known only after apply.)
     inline = {
@@ -276,7 +291,12 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
             "InvokeCredentialsHandler",
             "PublishKeyAge",
             "UsersKeysInFlight",
+            "ReadUsersPath",
         }
+    # Issue 24: RotateKey reads the user's path (read-only, any user) to refuse one found elsewhere.
+    assert {f for f, sids in inline.items() if "ReadUsersPath" in sids} == {"rotate"}
+    assert inline["rotate"]["ReadUsersPath"]["Action"] == "iam:GetUser"
+    assert inline["rotate"]["ReadUsersPath"]["Resource"] == "arn:aws:iam::123456789012:user/*"
     assert set(inline["report"]) == {"WriteOwnLogs"}
     assert {f for f, sids in inline.items() if "UsersKeysInFlight" in sids} == set(IN_FLIGHT_ACTIONS)
     for function, actions in IN_FLIGHT_ACTIONS.items():
@@ -284,7 +304,9 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
         assert as_list(in_flight["Action"]) == actions, function
         assert in_flight["Resource"] == "arn:aws:iam::123456789012:user/*"
         assert {k: {n: as_list(v) for n, v in t.items()} for k, t in in_flight["Condition"].items()} == {
-            "StringEquals": {"iam:ResourceTag/iam-credentials-rotator/iam-credentials-rotator": ["rotating"]}
+            "StringEquals": {"iam:ResourceTag/iam-credentials-rotator/iam-credentials-rotator": ["rotating"]},
+            # UntagUser only of the rotator's own tags (issue 24): keys only, it carries no values.
+            "ForAllValues:StringLike": TAGGING["ForAllValues:StringLike"],
         }
     # The staleness check reads the list and publishes to its own namespace only (PutMetricData
     # has no resource-level permissions).
@@ -347,14 +369,17 @@ def policy_index(username: str) -> int:
     return int(hashlib.sha256(username.lower().encode()).hexdigest()[:8], 16) % 10
 
 
-def rotate_policy_length(usernames: list[str]) -> int:
-    """The rotate function's managed policy naming these users (the longest of the functions': three actions)."""
+def rotate_policy_length(usernames: list[str], path: str = "*") -> int:
+    """The rotate function's managed policy naming these users (the longest of the functions': three
+    actions and the tagging conditions); with path "*", two ARNs per user."""
+    paths = ["", "*/"] if path == "*" else [path.lstrip("/")]
     document = {
         "Statement": [
             {
                 "Action": USER_ACTIONS["rotate"],
+                "Condition": TAGGING,
                 "Effect": "Allow",
-                "Resource": [ACCOUNT_USER + p + u for u in usernames for p in ["", "*/"]],
+                "Resource": [ACCOUNT_USER + p + u for u in usernames for p in paths],
                 "Sid": "ListedUsersKeys",
             }
         ],
@@ -364,13 +389,14 @@ def rotate_policy_length(usernames: list[str]) -> int:
 
 
 def most_users_named_by_arn(length: int | None = None) -> list[dict]:
-    """Users, in names() order, up to the first whose ARNs overflow its managed policy (6,144 characters)."""
+    """Users at any path (path "*", two ARNs each: the most the policies hold), in names() order, up to
+    the first whose ARNs overflow its managed policy (6,144 characters)."""
     users, by_policy = [], defaultdict(list)
     for name in names(2000, length):
         by_policy[policy_index(name)].append(name)
         if rotate_policy_length(by_policy[policy_index(name)]) > 6144:
             return users
-        users.append({"username": name})
+        users.append({"username": name, "path": "*"})
     raise AssertionError("unreachable")
 
 
@@ -436,7 +462,13 @@ def test_a_thousand_users_are_reached_by_their_tag_within_iam_limits(thousand_us
         assert as_list(statement["Action"]) == actions, function
         assert statement["Resource"] == ACCOUNT_USER + "*"
         (values,) = statement["Condition"]["StringEquals"].values()
-        assert statement["Condition"] == {"StringEquals": {"iam:ResourceTag/rotated-by": values}}
+        # With TagUser (RotateKey), also the rotator's own tags only (issue 24).
+        tagging = {k: {n: as_list(v) for n, v in t.items()} for k, t in statement["Condition"].items()}
+        tagging.pop("StringEquals")
+        assert tagging == (TAGGING if "iam:TagUser" in actions else {}), function
+        assert {"StringEquals": statement["Condition"]["StringEquals"]} == {
+            "StringEquals": {"iam:ResourceTag/rotated-by": values}
+        }
         assert as_list(values) == ["iam-credentials-rotator"]
     everything = json.dumps(list(resources(thousand_users_plan, "aws_iam_role_policy").values()))
     assert THOUSAND[0]["username"] not in everything
@@ -461,11 +493,43 @@ def test_most_users_named_by_arn_keep_every_policy_within_iam_limits(root, name_
     }
 
 
+def test_three_hundred_users_with_49_character_names_fit_by_arn_at_the_defaults(root):
+    """Issue 24, item 6: refused at plan before ("managed policy 8: 6,174 characters"); one exact ARN
+    per user (path "/") leaves room to spare in every managed policy."""
+    users = [{"username": name} for name in names(300, 49)]
+    plan = root.plan({"users": users})
+    assert max(check_iam_limits(plan).values()) == 10
+    managed = resources(plan, "aws_iam_policy")
+    lengths = [minified_length(p["policy"]) for p in managed.values()]
+    assert max(lengths) <= 6144 - 1000, max(lengths)  # room for a dozen more such users per policy
+    covered = {
+        arn
+        for p in managed.values()
+        if "rotate" in p["name"]
+        for arn in json.loads(p["policy"])["Statement"][0]["Resource"]
+    }
+    assert covered == {ACCOUNT_USER + u["username"] for u in users}
+    # A user with a path is named at it, exactly.
+    pathed = root.plan({"users": [{"username": "ned", "path": "/team/"}]})
+    documents = [json.loads(p["policy"]) for p in resources(pathed, "aws_iam_policy").values()]
+    assert {r for d in documents for r in d["Statement"][0]["Resource"]} == {ACCOUNT_USER + "team/ned"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["team/", "/team", "/with space/", "", "**", "/" + "a" * 511 + "/"],
+    ids=lambda p: p[:12] or "empty",
+)
+def test_a_path_iam_would_refuse_is_refused_at_plan_naming_the_user(root, path):
+    error = root.plan_error({"users": [{"username": "ned", "path": path}]})
+    assert "users: path must be an IAM path" in error and "ned (" in error
+
+
 @pytest.mark.parametrize("name_length", [None, 64])
 def test_one_user_more_than_arns_fit_is_refused_naming_user_tag_key(root, name_length):
     users = most_users_named_by_arn(name_length)
     one_more = names(len(users) + 1, name_length)[-1]
-    users.append({"username": one_more})
+    users.append({"username": one_more, "path": "*"})
     error = root.plan_error({"users": users, **AT_SCALE})
     assert (
         f"users: naming the {len(users)} users' ARNs overflows the rotate function's managed policy"

@@ -14,7 +14,7 @@ resource "aws_iam_user" "demo" {
   for_each = {
     homer = "/"
     marge = "/"
-    ned   = "/team/" # users with an IAM path work too
+    ned   = "/team/" # a user with an IAM path: its entry below says which
   }
 
   name          = each.key
@@ -29,7 +29,7 @@ module "rotator" {
   users = [
     { username = aws_iam_user.demo["homer"].name },
     { username = aws_iam_user.demo["marge"].name, metadata = "ci=circleci;context=prod" },
-    { username = aws_iam_user.demo["ned"].name },
+    { username = aws_iam_user.demo["ned"].name, path = aws_iam_user.demo["ned"].path },
   ]
   credentials_handler_arn       = aws_lambda_function.handler.arn
   credentials_handler_role_name = aws_iam_role.handler.name # the module grants it read access to the secrets

@@ -60,9 +60,10 @@ module "rotator" {
   lambda_runtime                = var.lambda_runtime
 }
 
-# In the member account: the role the rotator assumes there. Its trust policy names the rotator's
-# roles, which AWS requires to exist: apply it after the rotator (here depends_on; with separate
-# configurations, apply the rotator's first).
+# In the member account: the roles the rotator assumes there, one per rotator function, each with
+# only what that function does. They trust the rotator's account on the condition that the caller is
+# the function's role (aws:PrincipalArn), so they may be applied before the rotator, and keep working
+# when its roles are re-created.
 module "rotator_member" {
   source    = "../../modules/member-account"
   providers = { aws = aws.member }
@@ -70,8 +71,6 @@ module "rotator_member" {
   rotator_account_id = data.aws_caller_identity.rotator.account_id
   name               = var.name     # the rotator's name
   user_tag_key       = "rotated-by" # or usernames = [...], the users by name
-
-  depends_on = [module.rotator]
 }
 
 # The credentials handler: your code, which hands each new key to the third party. Here the one

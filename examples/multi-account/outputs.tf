@@ -8,7 +8,7 @@ output "member_account_id" {
   value       = data.aws_caller_identity.member.account_id
 }
 
-output "member_role_arn" {
-  description = "The role the rotator assumes in the member account."
-  value       = module.rotator_member.role_arn
+output "member_role_arns" {
+  description = "The roles the rotator assumes in the member account, by the rotator function that assumes each."
+  value       = module.rotator_member.role_arns
 }

@@ -145,31 +145,35 @@ _members_lock = threading.Lock()
 
 
 def member_role_arn(account_id: str) -> str:
+    """The role this function assumes in the member account: each function that acts on users'
+    keys has its own there (`<name>-member-<function>`, with only what that function does), and is
+    told its ARN, with "{account}" for the account."""
     return required_env("MEMBER_ROLE_ARN").replace("{account}", account_id)
 
 
 def iam_client(account_id: str | None) -> Any:
-    """IAM of the rotator's account (None), or of a member account through its member role, assumed
-    once per account while its credentials last (a batch's users share them)."""
+    """IAM of the rotator's account (None), or of a member account through this function's own member
+    role there, assumed once per account while its credentials last (a batch's users share them)."""
     if account_id is None:
         return client("iam")
+    role = member_role_arn(account_id)
     with _members_lock:
-        cached = _members.get(account_id)
+        cached = _members.get(role)
         if cached is not None and cached[1] > now() + timedelta(minutes=5):
             return cached[0]
-        role = member_role_arn(account_id)
         try:
             credentials = client("sts").assume_role(
                 RoleArn=role,
                 RoleSessionName=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "iam-credentials-rotator")[:64],
             )["Credentials"]
         except ClientError as error:
-            rotator = role.rsplit("/", 1)[-1][: -len("-member")]
+            # "<name>-member-<function>" (or "<name>-member", before issue 24's split).
+            rotator = role.rsplit("/", 1)[-1].rpartition("-member")[0]
             raise MemberAccountUnreachableError(
                 f"Account {account_id} cannot be reached: assuming role {role} failed "
                 f"({error_code(error)}). Apply modules/member-account in account {account_id} with "
                 f'name = "{rotator}", rotator_account_id = "{_own_account()}" and the rotator\'s '
-                f"role_path, after the rotator (its trust policy names the rotator's roles). {error}"
+                f"role_path (at this version: it creates one role per rotator function). {error}"
             ) from None
         iam = client(
             "iam",
@@ -177,7 +181,7 @@ def iam_client(account_id: str | None) -> Any:
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
         )
-        _members[account_id] = (iam, credentials["Expiration"])
+        _members[role] = (iam, credentials["Expiration"])
         return iam
 
 
@@ -417,6 +421,10 @@ class KeyNotUsableError(RotationError):
 
 class UserNotTaggedError(RotationError):
     pass
+
+
+class UserPathMismatchError(RotationError):
+    """The user exists at another IAM path than its entry in `users` declares."""
 
 
 class RotationFailedError(RotationError):

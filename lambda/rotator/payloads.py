@@ -20,6 +20,8 @@ class Rotation(TypedDict):
 class User(TypedDict):
     username: str
     metadata: NotRequired[str]
+    accountId: NotRequired[str]
+    path: NotRequired[str]  # the user's declared IAM path; absent: "/"; "*": any
 
 
 class Batch(TypedDict):

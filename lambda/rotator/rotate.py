@@ -30,6 +30,7 @@ from rotator.common import (
     StaleRotationError,
     TwoActiveKeysError,
     UserNotTaggedError,
+    UserPathMismatchError,
     bind_event,
     client,
     delete_keys,
@@ -100,6 +101,8 @@ def _rotate(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if _heal(iam, secrets, name, username, held):
             raise _Healed()
 
+    # Before anything else: the user found is the one declared, at its path.
+    _check_path(iam, username, user.get("path", "/"), account)
     try:
         record, keys, fresh = _take_lock(iam, secrets, name, username, account, rotation, attempt, heal)
     except _Adopted as adopted:
@@ -171,6 +174,27 @@ def _attempt(context: Any) -> dict[str, str]:
     started = now()
     deadline = started + timedelta(milliseconds=context.get_remaining_time_in_millis())
     return {"Id": context.aws_request_id, "At": started.isoformat(), "Deadline": deadline.isoformat()}
+
+
+def _check_path(iam: Any, username: str, declared: str, account: str | None) -> None:
+    """Refuses a user found at another IAM path than its entry in `users` declares ("/" by default;
+    "*" accepts any), before anything is created: the users list names one exact user (issue 24).
+    A user that does not exist is left to the calls that follow, which say so."""
+    if declared == "*":
+        return
+    try:
+        found = iam.get_user(UserName=username)["User"].get("Path", "/")
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return
+        raise
+    if found != declared:
+        where = f" of account {account}" if account else ""
+        raise UserPathMismatchError(
+            f"User {username}{where} is at path {found}, not at path {declared} as its entry in users "
+            f'declares; nothing was changed. Set path = "{found}" in its entry (or "*" for any path) if '
+            "this is the user meant."
+        )
 
 
 def _keys_in_reach(iam: Any, username: str, account: str | None) -> list[dict]:

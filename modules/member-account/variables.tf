@@ -1,5 +1,5 @@
 variable "rotator_account_id" {
-  description = "The 12-digit id of the AWS account where the rotator (the root module) is deployed. Only its functions' roles may assume the member role."
+  description = "The 12-digit id of the AWS account where the rotator (the root module) is deployed. Only its functions' roles may assume the member roles, each its own."
   type        = string
   nullable    = false
 
@@ -10,7 +10,7 @@ variable "rotator_account_id" {
 }
 
 variable "name" {
-  description = "The rotator's `name` input, exactly: the member role is named `<name>-member`, and trusts the roles the rotator names from it."
+  description = "The rotator's `name` input, exactly: the member roles are named `<name>-member-<function>` (rotate, rollback, cleanup, check), and each trusts the rotator's role of that function, which the rotator names from it."
   type        = string
   default     = "iam-credentials-rotator"
   nullable    = false
@@ -22,7 +22,7 @@ variable "name" {
 }
 
 variable "role_path" {
-  description = "The rotator's `role_path` input, exactly: its functions' roles, which the member role trusts, are under it, and so is the member role."
+  description = "The rotator's `role_path` input, exactly: its functions' roles, which the member roles trust, are under it, and so are the member roles."
   type        = string
   default     = "/"
   nullable    = false
@@ -46,7 +46,7 @@ variable "usernames" {
 }
 
 variable "user_tag_key" {
-  description = "Null: the member role names each of `usernames` by ARN. Set (as the rotator's `user_tag_key`): it covers exactly the users of this account tagged `<user_tag_key> = <name>`, at any number of users; `usernames` must then be empty."
+  description = "Null: the member roles name each of `usernames` by ARN. Set (as the rotator's `user_tag_key`): it covers exactly the users of this account tagged `<user_tag_key> = <name>`, at any number of users; `usernames` must then be empty."
   type        = string
   default     = null
 
@@ -62,13 +62,13 @@ variable "user_tag_key" {
 }
 
 variable "permissions_boundary_arn" {
-  description = "ARN of a managed policy set as the member role's permissions boundary. Null: no boundary."
+  description = "ARN of a managed policy set as the member roles' permissions boundary. Null: no boundary."
   type        = string
   default     = null
 }
 
 variable "tags" {
-  description = "Tags applied to the member role."
+  description = "Tags applied to the member roles."
   type        = map(string)
   default     = {}
   nullable    = false

@@ -15,6 +15,7 @@ from rotator.common import (
     StaleRotationError,
     TwoActiveKeysError,
     UserNotTaggedError,
+    UserPathMismatchError,
 )
 
 from .conftest import Context, all_text, key_ids, rotation
@@ -26,7 +27,7 @@ def secret(secrets, name):
 
 def test_user_without_a_key_gets_one_stored_in_its_secret(iam, secrets, context):
     iam.create_user(UserName="ned", Path="/team/")
-    result = rotate.handler({"user": {"username": "ned"}, "rotation": rotation()}, context)
+    result = rotate.handler({"user": {"username": "ned", "path": "/team/"}, "rotation": rotation()}, context)
 
     new_id = result["newAccessKeyId"]
     assert key_ids(iam, "ned") == {new_id: "Active"}
@@ -370,3 +371,21 @@ def test_a_lock_taken_once_the_previous_secret_went_puts_the_in_flight_tag_back(
     assert refused == ["rotator/homer"]
     tags = iam.list_user_tags(UserName="homer")["Tags"]
     assert {"Key": "iam-credentials-rotator/rotator", "Value": "rotating"} in tags
+
+
+def test_a_user_found_at_another_path_than_declared_is_refused_naming_both_paths(iam, secrets, context):
+    """Issue 24: the users list names one exact user; "*" keeps accepting any path."""
+    iam.create_user(UserName="moved", Path="/elsewhere/")
+    for declared in [None, "/team/"]:
+        user = {"username": "moved", **({"path": declared} if declared else {})}
+        with pytest.raises(UserPathMismatchError) as refused:
+            rotate.handler({"user": user, "rotation": rotation()}, context)
+        assert str(refused.value) == (
+            f"User moved is at path /elsewhere/, not at path {declared or '/'} as its entry in users declares; "
+            'nothing was changed. Set path = "/elsewhere/" in its entry (or "*" for any path) if this is the user meant.'
+        )
+        assert key_ids(iam, "moved") == {}
+        assert secrets.list_secrets()["SecretList"] == []
+        assert iam.list_user_tags(UserName="moved")["Tags"] == []
+    result = rotate.handler({"user": {"username": "moved", "path": "*"}, "rotation": rotation()}, context)
+    assert key_ids(iam, "moved") == {result["newAccessKeyId"]: "Active"}
