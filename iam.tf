@@ -101,6 +101,15 @@ locals {
       resources  = ["*"]
       conditions = [{ test = "StringEquals", variable = "cloudwatch:namespace", values = [local.staleness_namespace] }]
     }
+    # The users list Terraform wrote (local.users_digests), which LoadUsers and the staleness check
+    # read from the rotation state machine's definition: the one place of it an attacker who may
+    # write the users' parameters cannot change.
+    definition = {
+      sid        = "ReadListedUsers"
+      enabled    = true
+      resources  = [local.state_machine_arn]
+      conditions = []
+    }
     # The user's lock names the execution holding it; a stale one is told apart from a running one.
     states = {
       sid        = "ReadLockHolders"

@@ -8,17 +8,19 @@ locals {
   # even if `users` stops listing the user meanwhile.
   functions = {
     list-users = {
-      handler            = "rotator.list_users.handler"
-      description        = "Selects the users a rotation run rotates, in batches, and loads each batch's users."
-      timeout            = 60
-      environment        = { USERS_PARAMETER_PATH = local.users_parameter_path, BATCH_SIZE = tostring(local.batch_size) }
-      iam_actions        = []
-      in_flight_actions  = []
-      path_actions       = []
-      secret_actions     = []
-      kms_actions        = []
-      ssm_actions        = ["ssm:GetParametersByPath", "ssm:GetParameters"]
-      states_actions     = []
+      handler           = "rotator.list_users.handler"
+      description       = "Selects the users a rotation run rotates, in batches, and loads each batch's users."
+      timeout           = 60
+      environment       = { USERS_PARAMETER_PATH = local.users_parameter_path, BATCH_SIZE = tostring(local.batch_size), ROTATION_STATE_MACHINE_ARN = local.state_machine_arn }
+      iam_actions       = []
+      in_flight_actions = []
+      path_actions      = []
+      secret_actions    = []
+      kms_actions       = []
+      ssm_actions       = ["ssm:GetParametersByPath", "ssm:GetParameters"]
+      states_actions    = []
+      # The list Terraform wrote, from the rotation state machine's definition (issue 24).
+      definition_actions = ["states:DescribeStateMachine"]
       lambda_actions     = []
       cloudwatch_actions = []
       sts_actions        = []
@@ -44,6 +46,7 @@ locals {
       kms_actions        = ["kms:GenerateDataKey", "kms:Decrypt"]
       ssm_actions        = []
       states_actions     = ["states:DescribeExecution"]
+      definition_actions = []
       lambda_actions     = []
       cloudwatch_actions = []
       sts_actions        = ["sts:AssumeRole"]
@@ -62,6 +65,7 @@ locals {
       kms_actions        = []
       ssm_actions        = []
       states_actions     = []
+      definition_actions = []
       lambda_actions     = ["lambda:InvokeFunction"]
       cloudwatch_actions = []
       sts_actions        = []
@@ -87,6 +91,7 @@ locals {
       kms_actions        = ["kms:Decrypt"]
       ssm_actions        = []
       states_actions     = []
+      definition_actions = []
       lambda_actions     = []
       cloudwatch_actions = []
       sts_actions        = ["sts:AssumeRole"]
@@ -103,6 +108,7 @@ locals {
       kms_actions        = ["kms:Decrypt"]
       ssm_actions        = []
       states_actions     = []
+      definition_actions = []
       lambda_actions     = []
       cloudwatch_actions = []
       sts_actions        = ["sts:AssumeRole"]
@@ -119,6 +125,7 @@ locals {
       kms_actions        = []
       ssm_actions        = []
       states_actions     = []
+      definition_actions = []
       lambda_actions     = []
       cloudwatch_actions = []
       sts_actions        = []
@@ -128,15 +135,17 @@ locals {
       handler     = "rotator.check.handler"
       description = "Publishes the age of the oldest active access key among the listed users, for the staleness alarm."
       # One ListAccessKeys call per user, one after another: 1,000 users well within this.
-      timeout            = 300
-      environment        = merge(local.member_environment.check, { USERS_PARAMETER_PATH = local.users_parameter_path, METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name })
-      iam_actions        = ["iam:ListAccessKeys"]
-      in_flight_actions  = []
-      path_actions       = []
-      secret_actions     = []
-      kms_actions        = []
-      ssm_actions        = ["ssm:GetParametersByPath", "ssm:GetParameters"]
-      states_actions     = []
+      timeout           = 300
+      environment       = merge(local.member_environment.check, { USERS_PARAMETER_PATH = local.users_parameter_path, METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name, ROTATION_STATE_MACHINE_ARN = local.state_machine_arn })
+      iam_actions       = ["iam:ListAccessKeys"]
+      in_flight_actions = []
+      path_actions      = []
+      secret_actions    = []
+      kms_actions       = []
+      ssm_actions       = ["ssm:GetParametersByPath", "ssm:GetParameters"]
+      states_actions    = []
+      # The list Terraform wrote, from the rotation state machine's definition (issue 24).
+      definition_actions = ["states:DescribeStateMachine"]
       lambda_actions     = []
       cloudwatch_actions = ["cloudwatch:PutMetricData"]
       sts_actions        = ["sts:AssumeRole"]

@@ -61,6 +61,14 @@ locals {
   duplicate_users      = [for key, group in local.users_by_key : group[0].key if length(group) > 1]
   users                = { for key, group in local.users_by_key : group[0].key => group[0] }
   users_parameter_path = "/${var.name}/users"
+  # The list as Terraform writes it, for the functions to check every read against (issue 24): each
+  # parameter's id (its name under users_parameter_path) and the SHA-256 of its exact value,
+  # "<id>=<sha256>,..." in id order. It lives in the rotation state machine's definition (ListUsers'
+  # parameters; LoadUsers and the staleness check read it with states:DescribeStateMachine), which
+  # only Terraform's deployer changes (states:UpdateStateMachine), where ssm:PutParameter on the path
+  # changes the list itself. Not a Lambda environment variable: at 1,000 users it is about 100 KB,
+  # past the variables' 4 KB.
+  users_digests = join(",", sort([for key, user in local.users : "${user.id}=${sha256(user.item)}"]))
 
   # The accounts other than this one whose users are listed, and the roles each has for the rotator:
   # one per function that acts on users' keys, "<name>-member-<function>" (modules/member-account

@@ -6,6 +6,7 @@ locals {
         name                    = var.name
         partition               = local.partition
         users_parameter_path    = local.users_parameter_path
+        users_digests           = local.users_digests
         batch_state_machine_arn = local.batch_machine_arn
         list_users_function_arn = aws_lambda_function.this["list-users"].arn
         rotate_function_arn     = aws_lambda_function.this["rotate"].arn

@@ -123,7 +123,8 @@ class Requests:
             names = [target["Path"]] if "Path" in target else target.get("Names") or [target["Name"]]
             return [(action, f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{n}", {}) for n in names]
         if service == "stepfunctions":
-            return [(action, target["executionArn"], {})]
+            # DescribeStateMachine: the list Terraform wrote, in the rotation machine's definition.
+            return [(action, target.get("executionArn") or target["stateMachineArn"], {})]
         if service == "sts":
             # AssumeRole of a member account's role (issue 11); the calls made with its credentials
             # are the member role's, checked against its policies by tests/test_multi_account.py.
@@ -219,6 +220,8 @@ def least_privilege(aws: EmulatedAws, name: str, invocations: list) -> dict:
             elif action.startswith("sts:"):
                 # The same role in an account whose users are not listed.
                 elsewhere = (f"arn:aws:iam::999999999999:role/{resource.rsplit('/', 1)[-1]}", {})
+            elif ":stateMachine:" in resource:
+                elsewhere = (resource.replace(f":stateMachine:{name}", f":stateMachine:{name}-other"), {})
             else:
                 elsewhere = (resource.replace(f":execution:{name}:", f":execution:{name}-other:"), {})
             if allows(policies[role], action, *elsewhere):

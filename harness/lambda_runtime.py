@@ -31,6 +31,7 @@ _TARGET_PARAMETERS = {
     "Names",
     "Path",
     "executionArn",
+    "stateMachineArn",
     "FunctionName",
     "Namespace",
     "AccessKeyId",

@@ -666,9 +666,16 @@ def test_a_partly_delivered_key_is_retried_then_both_keys_are_kept_naming_what_i
     assert datetime.fromisoformat(until) > resumed["startDate"]
 
 
-def test_a_user_read_twice_while_its_parameter_moves_is_rotated_once(aws, stack, third_party, clean_slate):
-    """As if `terraform apply` wrote a user's new parameter before deleting the old one mid-run."""
+def test_a_user_read_twice_while_its_parameter_moves_outside_terraform_is_refused(
+    aws, stack, third_party, clean_slate
+):
+    """A second parameter for a listed user, written outside Terraform (it once stood for `terraform
+    apply` moving a user mid-run, and the user was rotated once). Issue 24: a parameter Terraform did
+    not write is an attack on the list (its metadata may redirect the key), so the run is refused,
+    naming it; a real apply writes the definition's list too, which tests/unit/test_list_users.py
+    covers."""
     before = give_keys(aws, "ok-3")
+    delivered = len(third_party.deliveries)
     ssm = aws.client("ssm")
     ssm.put_parameter(Name="/faults/users/moved", Type="String", Value=json.dumps({"username": "ok-3"}))
     try:
@@ -676,9 +683,13 @@ def test_a_user_read_twice_while_its_parameter_moves_is_rotated_once(aws, stack,
     finally:
         ssm.delete_parameter(Name="/faults/users/moved")
 
-    assert execution["status"] == "SUCCEEDED", execution
-    assert_rotated(aws, third_party, "ok-3", before)
-    assert [d["username"] for d in third_party.deliveries[-2:]].count("ok-3") == 1
+    assert execution["status"] == "FAILED", execution
+    assert execution["error"] == "UsersListTamperedError"
+    assert json.loads(execution["cause"])["errorMessage"].startswith(
+        "/faults/users/moved was added outside Terraform"
+    )
+    assert aws.access_keys("ok-3") == before
+    assert third_party.deliveries[delivered:] == []
 
 
 def test_a_key_made_by_hand_while_a_dead_attempt_is_resumed_is_never_deleted(

@@ -259,6 +259,7 @@ ROOTS = [
     "tests/fixtures/multi",
     "tests/fixtures/faults",
     "tests/fixtures/staleness",
+    "tests/fixtures/trust",
     "tests/fixtures/handlers",
     "tests/fixtures/handler_inputs",
     "tests/fixtures/member_plan",

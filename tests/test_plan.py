@@ -99,7 +99,7 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
             set(environment[0]["variables"]) if environment else set()
         )
     assert planned == {
-        "list-users": {"USERS_PARAMETER_PATH", "BATCH_SIZE"},
+        "list-users": {"USERS_PARAMETER_PATH", "BATCH_SIZE", "ROTATION_STATE_MACHINE_ARN"},
         "rotate": {"SECRET_NAME_PREFIX", "KEY_VERIFICATION_TIMEOUT_SECONDS", "ROTATOR_NAME", "IN_FLIGHT_TAG"},
         "handoff": {"CREDENTIALS_HANDLER_ARN"},
         "cleanup": {
@@ -114,7 +114,7 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
         },
         "rollback": {"SECRET_NAME_PREFIX", "IN_FLIGHT_TAG"},
         "report": set(),
-        "check": {"USERS_PARAMETER_PATH", "METRIC_NAMESPACE", "ROTATOR_NAME"},
+        "check": {"USERS_PARAMETER_PATH", "METRIC_NAMESPACE", "ROTATOR_NAME", "ROTATION_STATE_MACHINE_ARN"},
     }
     code = "".join(p.read_text() for p in (ROOT / "lambda" / "rotator").glob("*.py"))
     read = set(re.findall(r'(?:required_env\(|environ\.get\(|environ\[)"([A-Z_]+)"', code))
@@ -276,6 +276,15 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
         "Action": "states:DescribeExecution",
         "Resource": "arn:aws:states:us-east-1:123456789012:execution:iam-credentials-rotator:*",
     }
+    # The list Terraform wrote, in the rotation state machine's definition (issue 24): its machine only.
+    for function in ["list-users", "check"]:
+        assert inline[function]["ReadListedUsers"] == {
+            "Sid": "ReadListedUsers",
+            "Effect": "Allow",
+            "Action": "states:DescribeStateMachine",
+            "Resource": "arn:aws:states:us-east-1:123456789012:stateMachine:iam-credentials-rotator",
+        }
+    assert {f for f, sids in inline.items() if "ReadListedUsers" in sids} == {"list-users", "check"}
     assert inline["handoff"]["InvokeCredentialsHandler"]["Resource"] == HANDLER
     assert as_list(inline["handoff"]["InvokeCredentialsHandler"]["Action"]) == ["lambda:InvokeFunction"]
     for function in ["list-users", "rotate", "handoff", "cleanup", "rollback", "report", "check"]:
@@ -287,6 +296,7 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
             "ReadUsersList",
             "RotatorSecrets",
             "ReadLockHolders",
+            "ReadListedUsers",
             "SecretsKey",
             "InvokeCredentialsHandler",
             "PublishKeyAge",
@@ -310,7 +320,7 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
         }
     # The staleness check reads the list and publishes to its own namespace only (PutMetricData
     # has no resource-level permissions).
-    assert set(inline["check"]) == {"WriteOwnLogs", "ReadUsersList", "PublishKeyAge"}
+    assert set(inline["check"]) == {"WriteOwnLogs", "ReadUsersList", "ReadListedUsers", "PublishKeyAge"}
     assert inline["check"]["ReadUsersList"] == inline["list-users"]["ReadUsersList"]
     publish = inline["check"]["PublishKeyAge"]
     assert (publish["Action"], publish["Resource"]) == ("cloudwatch:PutMetricData", "*")
@@ -928,7 +938,9 @@ def changed(plan) -> dict[str, list[str]]:
 
 
 def test_adding_or_removing_one_user_changes_one_parameter_and_one_policy_per_function(aws, tmp_path_factory):
-    """Users are keyed by name: where a user sits in the list does not matter to any other user's resources."""
+    """Users are keyed by name: where a user sits in the list does not matter to any other user's resources.
+    The rotation state machine is updated in place too: its definition holds the list Terraform wrote
+    (each parameter's digest, issue 24), which the functions check every read against."""
     root = TerraformRoot("tests/fixtures/plan", tmp_path_factory.mktemp("one-user"), aws.endpoint)
     listed = [{"username": name} for name in ["apu", "bart", "carl", "edna", "lisa", "moe", "otto"]]
     outputs = root.apply({"name": "one-user", "users": listed})
@@ -949,6 +961,7 @@ def test_adding_or_removing_one_user_changes_one_parameter_and_one_policy_per_fu
     plan = root.plan({"name": "one-user", "users": listed[:3] + [{"username": added}] + listed[3:]})
     assert changed(plan) == {
         f'module.rotator.aws_ssm_parameter.users["{added}"]': ["create"],
+        "module.rotator.aws_sfn_state_machine.this": ["update"],
         **{policy: ["update"] for policy in policies},
     }
 
@@ -961,8 +974,18 @@ def test_adding_or_removing_one_user_changes_one_parameter_and_one_policy_per_fu
     plan = root.plan({"name": "one-user", "users": left})
     assert changed(plan) == {
         f'module.rotator.aws_ssm_parameter.users["{removed}"]': ["delete"],
+        "module.rotator.aws_sfn_state_machine.this": ["update"],
         **{policy: ["update"] for policy in policies},
     }
+    listed = json.loads(
+        plan.resource_changes["module.rotator.aws_sfn_state_machine.this"]["change"]["after"]["definition"]
+    )
+    assert listed["States"]["ListUsers"]["Parameters"]["listedUsers"] == ",".join(
+        sorted(
+            f"{parameter_id(u['username'])}={hashlib.sha256(json.dumps(u, separators=(',', ':')).encode()).hexdigest()}"
+            for u in left
+        )
+    )
     root.destroy()
     # keep_logs_on_destroy's default: the logs of which user got which key when outlive the module.
     kept = aws.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/one-user-")["logGroups"]

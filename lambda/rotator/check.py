@@ -4,7 +4,10 @@ access key among the listed users, for the staleness alarm.
 AWS/States metrics cannot tell that rotation stopped at monthly or quarterly schedules (an alarm
 looks back at most 7 days), and a user whose rotation keeps failing fails every run without ever
 looking "stopped". A key's age says both. When this check fails, it publishes nothing, and the
-alarm treats the missing datapoint as breaching."""
+alarm treats the missing datapoint as breaching. It reads the users list as the runs do, checked
+against the list Terraform wrote (issue 24): a list with parameters deleted (or added, or rewritten)
+behind Terraform's back fails the check, rather than publish the age of fewer users' keys (0 for
+none) and clear the alarm while the listed users' keys age."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from rotator.common import (
     client,
     error_code,
     iam_client,
+    listed_users_of_definition,
     log_event,
     logger,
     now,
@@ -55,7 +59,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bind_event(event)
     users = [
         user
-        for _, part in read_users_list(client("ssm"), required_env("USERS_PARAMETER_PATH"))
+        for _, part in read_users_list(
+            client("ssm"), required_env("USERS_PARAMETER_PATH"), listed_users_of_definition()
+        )
         for user in part
     ]
     # Each account's users with its own IAM: a member account that cannot be reached fails the

@@ -3,6 +3,7 @@ record, errors."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -395,6 +396,11 @@ class UserNotListedError(RotationError):
     pass
 
 
+class UsersListTamperedError(RotationError):
+    """The users list differs from the one Terraform wrote: a parameter added, rewritten or deleted
+    behind Terraform's back. The run (or the staleness check) is refused, naming each parameter."""
+
+
 class AmbiguousUserError(RotationError):
     """An on-demand run names a user listed in several accounts without saying which."""
 
@@ -487,9 +493,72 @@ def users_of(parameter: dict[str, Any]) -> tuple[str, list[dict]]:
     return parameter["Name"], value if isinstance(value, list) else [value]
 
 
-def read_users_list(ssm: Any, path: str) -> list[tuple[str, list[dict]]]:
-    """The users list: (parameter name, its users) for every parameter under `path`, by name."""
-    parts = []
+def listed_users(text: str) -> dict[str, str]:
+    """The list Terraform wrote, "<parameter id>=<sha256 of its value>,...": parameter id -> digest."""
+    return dict(entry.split("=", 1) for entry in text.split(",") if entry)
+
+
+def listed_users_of_definition() -> dict[str, str]:
+    """The list Terraform wrote, as the rotation state machine's current definition holds it (ListUsers'
+    `listedUsers`): only Terraform's deployer changes a definition (states:UpdateStateMachine), not
+    whoever may write the users' parameters. The current one, not a batch's or the run's own copy, so
+    that a batch started after a `terraform apply` checks the list that apply wrote."""
+    definition = client("stepfunctions").describe_state_machine(
+        stateMachineArn=required_env("ROTATION_STATE_MACHINE_ARN")
+    )["definition"]
+    return listed_users(str(json.loads(definition)["States"]["ListUsers"]["Parameters"]["listedUsers"]))
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def tampered(
+    path: str, found: list[dict[str, Any]], listed: dict[str, str], expected: list[str]
+) -> list[str]:
+    """What differs between the parameters `found` under `path` and the list Terraform wrote (`listed`):
+    a parameter it did not write, one whose value is not the one it wrote, and each of the `expected`
+    ids (those that should have been found) that is missing."""
+    problems = []
+    names = {p["Name"] for p in found}
+    for parameter in sorted(found, key=lambda p: p["Name"]):
+        name = parameter["Name"]
+        id_ = name[len(path) + 1 :] if name.startswith(path + "/") else None
+        if id_ is None or id_ not in listed:
+            problems.append(f"{name} was added outside Terraform")
+        elif digest(parameter["Value"]) != listed[id_]:
+            problems.append(
+                f"{name} was rewritten outside Terraform (its value is not the one Terraform wrote)"
+            )
+    for id_ in sorted(expected):
+        if f"{path}/{id_}" not in names:
+            problems.append(f"{path}/{id_} was deleted outside Terraform")
+    return problems
+
+
+def refuse_if_tampered(
+    path: str, found: list[dict[str, Any]], listed: dict[str, str], expected: list[str]
+) -> None:
+    problems = tampered(path, found, listed, expected)
+    if problems:
+        log_event(logger(__name__), "users list tampered", problems=problems)
+        raise UsersListTamperedError(
+            capped(
+                "; ".join(problems)
+                + f". The users list (SSM parameters under {path}) is not the one Terraform wrote, so nothing "
+                "was rotated: find who changed it (CloudTrail: ssm:PutParameter, ssm:DeleteParameter), then "
+                "run `terraform apply` to write it again.",
+                2000,
+            )
+        )
+
+
+def read_users_list(ssm: Any, path: str, listed: dict[str, str]) -> list[tuple[str, list[dict]]]:
+    """The users list: (parameter name, its users) for every parameter under `path`, by name, once
+    checked against the list Terraform wrote (`listed`): any difference refuses the read
+    (UsersListTamperedError) before a value is even parsed."""
+    found: list[dict[str, Any]] = []
     for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
-        parts += [users_of(p) for p in page["Parameters"]]
-    return sorted(parts)
+        found += page["Parameters"]
+    refuse_if_tampered(path, found, listed, list(listed))
+    return sorted(users_of(p) for p in found)

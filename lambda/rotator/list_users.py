@@ -4,7 +4,12 @@ USERS_PARAMETER_PATH, one per user: a JSON object with the username and, when se
 ListUsers (the run) selects the users this run rotates and splits them into batches of usernames,
 each naming the parameters that hold its users: the run's state never carries metadata, so it stays
 small at any number of users. LoadUsers (a batch) reads the batch's users with their metadata and
-the identity of the rotation (the run's execution), which the per-user lock records."""
+the identity of the rotation (the run's execution), which the per-user lock records.
+
+Both check what they read against the list Terraform wrote (issue 24): a parameter added, rewritten
+or deleted behind Terraform's back refuses the run (UsersListTamperedError, naming it). ListUsers
+has the list in its parameters (the run's definition); LoadUsers reads it from the rotation state
+machine's current definition (common.listed_users_of_definition)."""
 
 from __future__ import annotations
 
@@ -16,10 +21,13 @@ from rotator.common import (
     account_of_arn,
     bind_event,
     client,
+    listed_users,
+    listed_users_of_definition,
     log_event,
     logger,
     qualified_name,
     read_users_list,
+    refuse_if_tampered,
     required_env,
     users_of,
 )
@@ -28,11 +36,19 @@ _log = logger(__name__)
 
 
 def _read_names(ssm: Any, names: list[str]) -> list[tuple[str, list[dict]]]:
-    parts = []
+    """The batch's parameters, checked against the list Terraform wrote now: one it no longer lists
+    and that is gone was removed by `terraform apply` since the run started (its users are reported
+    unlisted); one it lists must be there, as Terraform wrote it."""
+    path = required_env("USERS_PARAMETER_PATH")
+    listed = listed_users_of_definition()
+    found: list[dict[str, Any]] = []
     for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
-        found = ssm.get_parameters(Names=names[start : start + 10])["Parameters"]
-        parts += [users_of(p) for p in found]
-    return sorted(parts)
+        found += ssm.get_parameters(Names=names[start : start + 10])["Parameters"]
+    expected = [
+        n[len(path) + 1 :] for n in names if n.startswith(path + "/") and n[len(path) + 1 :] in listed
+    ]
+    refuse_if_tampered(path, found, listed, expected)
+    return sorted(users_of(p) for p in found)
 
 
 def _batches(
@@ -78,7 +94,8 @@ def list_batches(event: dict[str, Any]) -> dict[str, Any]:
     wanted_account = run_input.get("accountId")
     if wanted_account is not None and str(wanted_account) == account_of_arn(event["executionArn"]):
         wanted_account = ""  # this account's users, who carry none
-    parts = read_users_list(client("ssm"), path)
+    # The run's own definition holds the list Terraform wrote (event["listedUsers"]).
+    parts = read_users_list(client("ssm"), path, listed_users(str(event["listedUsers"])))
     batches = _batches(parts, wanted, wanted_account, int(required_env("BATCH_SIZE")))
     if wanted is not None and not batches:
         where = f" in account {run_input['accountId']}" if run_input.get("accountId") else ""

@@ -78,3 +78,35 @@ def key_ids(iam, username):
     return {
         k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
     }
+
+
+def write_users_list(ssm, monkeypatch, parameters: dict, path: str = "/rotator/users") -> str:
+    """Does what `terraform apply` does with the users list: writes each parameter (name -> value, a
+    string or JSON-encoded), and the list it wrote ("<id>=<sha256 of the value>,...") into the
+    rotation state machine's definition, which LoadUsers and the staleness check read (issue 24).
+    Returns the list, as ListUsers' parameters hold it."""
+    import hashlib
+
+    values = {n: v if isinstance(v, str) else json.dumps(v) for n, v in parameters.items()}
+    for name, value in values.items():
+        ssm.put_parameter(Name=name, Type="String", Value=value, Overwrite=True)
+    listed = ",".join(
+        sorted(f"{n[len(path) + 1:]}={hashlib.sha256(v.encode()).hexdigest()}" for n, v in values.items())
+    )
+    definition = {
+        "StartAt": "ListUsers",
+        "States": {"ListUsers": {"Type": "Pass", "Parameters": {"listedUsers": listed}, "End": True}},
+    }
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = f"arn:aws:states:{REGION}:123456789012:stateMachine:rotator"
+    try:
+        sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
+    except sfn.exceptions.StateMachineDoesNotExist:
+        sfn.create_state_machine(
+            name="rotator",
+            definition=json.dumps(definition),
+            roleArn="arn:aws:iam::123456789012:role/rotator-state-machine",
+        )
+    monkeypatch.setenv("ROTATION_STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("USERS_PARAMETER_PATH", path)
+    return listed

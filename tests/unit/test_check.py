@@ -8,8 +8,9 @@ from moto.core.exceptions import ServiceException
 from moto.iam.models import IAMBackend, iam_backends
 
 from rotator import check
+from rotator.common import UsersListTamperedError
 
-from .conftest import REGION
+from .conftest import REGION, write_users_list
 
 NOW = datetime.now(timezone.utc)
 
@@ -22,8 +23,7 @@ def listed(ssm, iam, monkeypatch):
         "/rotator/users/000": [{"username": "homer"}, {"username": "marge", "metadata": "m"}],
         "/rotator/users/001": [{"username": "ned"}, {"username": "ghost"}],
     }
-    for name, users in parts.items():
-        ssm.put_parameter(Name=name, Type="String", Value=json.dumps(users))
+    write_users_list(ssm, monkeypatch, parts)
     for user in ["homer", "marge"]:
         iam.create_user(UserName=user)
     iam.create_user(UserName="ned", Path="/team/")
@@ -103,5 +103,30 @@ def test_publishes_nothing_when_it_cannot_read_a_users_keys(iam, listed, context
     monkeypatch.setattr(IAMBackend, "list_access_keys", refuse_marge)
 
     with pytest.raises(ClientError, match="AccessDenied"):
+        check.handler({}, context)
+    assert readings() == []
+
+
+@pytest.mark.parametrize("change", ["deleted", "added", "rewritten"])
+def test_publishes_nothing_when_the_users_list_is_not_the_one_terraform_wrote(
+    ssm, iam, listed, context, change
+):
+    """Issue 24: deleting the parameters must not make the check publish an age of 0 (or of fewer
+    users' keys) and clear the alarm while the listed users' keys age."""
+    key(iam, "homer", 400)
+    if change == "deleted":
+        for name in ["/rotator/users/000", "/rotator/users/001"]:
+            ssm.delete_parameter(Name=name)
+    elif change == "added":
+        ssm.put_parameter(
+            Name="/rotator/users/002", Type="String", Value=json.dumps({"username": "unlisted"})
+        )
+    else:
+        ssm.put_parameter(
+            Name="/rotator/users/001", Type="String", Value=json.dumps([{"username": "ned"}]), Overwrite=True
+        )
+    with pytest.raises(
+        UsersListTamperedError, match=f"/rotator/users/00[012] was {change} outside Terraform"
+    ):
         check.handler({}, context)
     assert readings() == []

@@ -1,15 +1,13 @@
 """Users of member accounts (issue 11), in process on moto: names, selection, the member role's
 credentials, and a rotation and clean-up in the member account."""
 
-import json
-
 import boto3
 import pytest
 
 from rotator import cleanup, common, handoff, list_users, report, rollback, rotate
 from rotator.common import AmbiguousUserError, UserNotListedError
 
-from .conftest import REGION, key_ids, rotation
+from .conftest import REGION, key_ids, rotation, write_users_list
 
 MEMBER = "222222222222"
 RUN = {
@@ -25,9 +23,7 @@ PARTS = {
 
 @pytest.fixture
 def listed(ssm, monkeypatch):
-    for name, user in PARTS.items():
-        ssm.put_parameter(Name=name, Type="String", Value=json.dumps(user))
-    monkeypatch.setenv("USERS_PARAMETER_PATH", "/rotator/users")
+    RUN["listedUsers"] = write_users_list(ssm, monkeypatch, PARTS)
     monkeypatch.setenv("BATCH_SIZE", "10")
 
 
