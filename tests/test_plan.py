@@ -113,7 +113,7 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
             "IN_FLIGHT_TAG",
         },
         "rollback": {"SECRET_NAME_PREFIX", "IN_FLIGHT_TAG"},
-        "report": set(),
+        "report": {"METRIC_NAMESPACE", "ROTATOR_NAME"},  # FailedUsers (issue 29)
         "check": {"USERS_PARAMETER_PATH", "METRIC_NAMESPACE", "ROTATOR_NAME"},
     }
     code = "".join(p.read_text() for p in (ROOT / "lambda" / "rotator").glob("*.py"))
@@ -277,7 +277,9 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
             "PublishKeyAge",
             "UsersKeysInFlight",
         }
-    assert set(inline["report"]) == {"WriteOwnLogs"}
+    # Report publishes the run's failed-user count (issue 29), with the check's grant.
+    assert set(inline["report"]) == {"WriteOwnLogs", "PublishKeyAge"}
+    assert inline["report"]["PublishKeyAge"] == inline["check"]["PublishKeyAge"]
     assert {f for f, sids in inline.items() if "UsersKeysInFlight" in sids} == set(IN_FLIGHT_ACTIONS)
     for function, actions in IN_FLIGHT_ACTIONS.items():
         in_flight = inline[function]["UsersKeysInFlight"]
