@@ -117,7 +117,7 @@ locals {
       handler            = "rotator.report.handler"
       description        = "Summarizes each batch, and the run, as data; fails the run, naming each failed user and why, when any user failed."
       timeout            = 30
-      environment        = {}
+      environment        = { METRIC_NAMESPACE = local.staleness_namespace, ROTATOR_NAME = var.name }
       iam_actions        = []
       in_flight_actions  = []
       path_actions       = []
@@ -127,7 +127,7 @@ locals {
       states_actions     = []
       definition_actions = []
       lambda_actions     = []
-      cloudwatch_actions = []
+      cloudwatch_actions = ["cloudwatch:PutMetricData"]
       sts_actions        = []
     }
     # Not a workflow state: started by its own schedule (staleness.tf), for the staleness alarm.

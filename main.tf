@@ -92,13 +92,25 @@ locals {
   # wait its whole timeout), then waits once.
   handoff_seconds = local.acknowledged ? local.duration_seconds.handoff_timeout : 10
   run_seconds     = ceil(length(var.users) / var.max_concurrency) * local.handoff_seconds + local.cleanup_seconds
-  # Bounds past which an execution is stuck (and times out, which the failure alarm reports): every
+  # Bounds past which an execution is stuck (and times out, which the timed-out alarm reports): every
   # wave of a batch at its slowest (RotateKey's attempts at its timeout, the handler at Lambda's
   # 15 minutes, RollBack's retries), then the wait and each batch's clean-up at its slowest.
-  wave_timeout_seconds  = 3 * local.rotate_timeout + (local.acknowledged ? local.duration_seconds.handoff_timeout : 900) + 600
-  batch_timeout_seconds = ceil(local.batch_size / var.max_concurrency) * local.wave_timeout_seconds
-  run_timeout_seconds   = local.batch_count * (local.batch_timeout_seconds + 6 * 600) + local.cleanup_seconds + 600 + local.usage_timeout_seconds
-  rotate_timeout        = 120 + local.verify_seconds
+  wave_timeout_seconds = 3 * local.rotate_timeout + (local.acknowledged ? local.duration_seconds.handoff_timeout : 900) + 600
+  batch_slowest        = ceil(local.batch_size / var.max_concurrency) * local.wave_timeout_seconds
+  run_slowest          = local.batch_count * (local.batch_slowest + 6 * 600) + local.cleanup_seconds + 600 + local.usage_timeout_seconds
+  # Every step at its slowest at once would take 17.8 hours at 100 users and 137.5 at 1,000 (the
+  # defaults): a stuck run would surface days later while later runs skip its locked users. So no
+  # execution outlasts the schedule: a run stuck past it times out, and alarms, before the next
+  # starts. A run's expected time is checked against the schedule at plan (the state machine's
+  # preconditions), so only a run far slower than expected meets this bound.
+  batch_timeout_seconds = min(local.batch_slowest, local.schedule_seconds)
+  run_timeout_seconds   = min(local.run_slowest, local.schedule_seconds)
+  run_timeout_text = (
+    local.run_timeout_seconds % 86400 == 0 ? "${local.run_timeout_seconds / 86400} d" :
+    local.run_timeout_seconds % 3600 == 0 ? "${local.run_timeout_seconds / 3600} h" :
+    local.run_timeout_seconds % 60 == 0 ? "${local.run_timeout_seconds / 60} min" : "${local.run_timeout_seconds} s"
+  )
+  rotate_timeout = 120 + local.verify_seconds
 
   # The usage check's bound, as whole rounds: after the first check, one more per interval waited.
   # With max_wait null, as many as fit before the next run (and within an hour).
@@ -111,6 +123,14 @@ locals {
   usage_rounds   = !var.usage_check.enabled ? 0 : floor(local.usage_max_wait / local.usage_seconds.interval)
   # The run's bound gains the waits and, per round, each batch's clean-up at its slowest.
   usage_timeout_seconds = local.usage_rounds * (local.usage_seconds.interval + local.batch_count * 6 * 600)
+  # Step Functions keeps at most 25,000 events in an execution's history; past it the run fails, here
+  # mid-clean-up. Events per re-check round: the Wait (2), the clean-up Map (4), each batch's iteration
+  # (7: its two, and the Lambda task's five), the count and the choice (4). Once per run: start and end,
+  # ListUsers, each batch's hand-off (8: a startExecution.sync task has six) and first clean-up (7), the
+  # Maps, Waits, Pass and Choice states, Report. A tenth of the limit is left for retries.
+  history_events_per_round = 10 + 7 * local.batch_count
+  history_events           = 30 + 15 * local.batch_count + local.usage_rounds * local.history_events_per_round
+  history_events_limit     = 22500
 
   secret_name_prefix = "${var.name}/"
   # Worn by a user while this instance rotates it (see the in_flight grant in iam.tf); one key per

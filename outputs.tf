@@ -44,8 +44,24 @@ output "schedule_dead_letter_queue_arn" {
 }
 
 output "failure_alarm_name" {
-  description = "CloudWatch alarm that fires when a rotation run fails, times out or is aborted."
+  description = "CloudWatch alarm that fires when rotation runs left users not rotated, failed as a whole or were aborted in 2 of the last 3 runs (each run alone at schedules longer than a day)."
   value       = aws_cloudwatch_metric_alarm.failed.alarm_name
+}
+
+output "run_timeout_seconds" {
+  description = "TimeoutSeconds of a rotation run (and of each batch): every step at its slowest, but never longer than schedule_duration, so that a stuck run times out, and raises the timed-out alarm, before the next run starts."
+  value       = local.run_timeout_seconds
+}
+
+output "alarm_names" {
+  description = "Every CloudWatch alarm of the module, by what it watches: failed (runs that left users not rotated), timed_out (a stuck run), schedule_failed (runs the schedule could not start), functions (throttled or failed functions), stale (keys older than twice the schedule plus a day). docs/operations.md says what to do for each."
+  value = {
+    failed          = aws_cloudwatch_metric_alarm.failed.alarm_name
+    timed_out       = aws_cloudwatch_metric_alarm.timed_out.alarm_name
+    schedule_failed = aws_cloudwatch_metric_alarm.schedule_failed.alarm_name
+    functions       = aws_cloudwatch_metric_alarm.functions.alarm_name
+    stale           = aws_cloudwatch_metric_alarm.stale.alarm_name
+  }
 }
 
 output "staleness_alarm_name" {

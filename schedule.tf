@@ -32,7 +32,8 @@ resource "aws_scheduler_schedule" "this" {
     input = "{\"scheduledTime\": \"<aws.scheduler.scheduled-time>\"}"
 
     # A start that fails (throttled, the state machine briefly unavailable) is retried within the
-    # hour; one that never succeeds lands in the dead-letter queue, which the failure alarm watches.
+    # hour; one that never succeeds lands in the dead-letter queue, which the schedule-failed alarm
+    # watches (alarms.tf).
     retry_policy {
       maximum_event_age_in_seconds = 3600
       maximum_retry_attempts       = 3

@@ -84,6 +84,10 @@ resource "aws_sfn_state_machine" "this" {
       condition     = !var.usage_check.enabled || var.usage_check.max_wait == null || local.run_seconds + local.usage_max_wait < local.schedule_seconds
       error_message = "usage_check: a run of ${length(var.users)} users takes at least ${local.run_seconds} seconds, and its clean-up may then wait usage_check.max_wait \"${coalesce(var.usage_check.max_wait, "null")}\" more, which reaches the next run (schedule_duration \"${var.schedule_duration}\"): runs would overlap. Shorten usage_check.max_wait (or set it to null: as long as fits), lengthen schedule_duration or shorten cleanup_wait_duration."
     }
+    precondition {
+      condition     = local.history_events <= local.history_events_limit
+      error_message = "usage_check: a run of ${length(var.users)} users (${local.batch_count} batches) may check usage ${local.usage_rounds} more times (usage_check.max_wait \"${coalesce(var.usage_check.max_wait, "null")}\", as long as fits within an hour when null, every usage_check.interval \"${var.usage_check.interval}\"), about ${local.history_events} events in the run's history: more than ${local.history_events_limit} (Step Functions' 25,000-event limit, a tenth kept for retries), and the run would fail mid-clean-up. Lengthen usage_check.interval or shorten usage_check.max_wait (at most ${floor((local.history_events_limit - 30 - 15 * local.batch_count) / local.history_events_per_round)} checks)."
+    }
   }
 
   depends_on = [aws_iam_role_policy.this, aws_sfn_state_machine.batch, aws_ssm_parameter.users]

@@ -260,7 +260,7 @@ variable "max_concurrency" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic notified when a rotation run fails or a listed user's key outlives twice the schedule plus a day. Null: the alarms exist but notify no one."
+  description = "SNS topic every alarm notifies (alarm_names output): runs that left users not rotated in 2 of the last 3 runs, a stuck run, a run the schedule could not start, throttled or failed functions, a listed user's key older than twice the schedule plus a day. Null: the alarms exist but notify no one."
   type        = string
   default     = null
 

@@ -2,6 +2,7 @@
 through the real state machine, checked against IAM, Secrets Manager and the execution history."""
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -33,6 +34,17 @@ def test_scheduled_run_rotates_every_user_and_hands_off_the_new_key(aws, stack, 
     (execution,) = aws.run_schedule("rotator-basic")
 
     assert execution["status"] == "SUCCEEDED", execution
+    # Its report published 0 failed users: the failure alarm's datapoint for a clean run.
+    points = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="IAMCredentialsRotator",
+        MetricName="FailedUsers",
+        Dimensions=[{"Name": "Rotator", "Value": "rotator-basic"}],
+        StartTime=execution["startDate"] - timedelta(seconds=1),
+        EndTime=datetime.now(timezone.utc) + timedelta(minutes=1),
+        Period=86400,
+        Statistics=["SampleCount", "Maximum"],
+    )["Datapoints"]
+    assert [(p["SampleCount"], p["Maximum"]) for p in points] == [(1, 0)]
     for user in USERS:
         keys = aws.access_keys(user)
         assert len(keys) == 1 and set(keys.values()) == {"Active"}, (user, keys)
@@ -152,14 +164,14 @@ def test_state_machine_may_invoke_only_the_module_functions_and_handoff_the_hand
     per_user = batch["States"]["HandOffEachUser"]["ItemProcessor"]["States"]
     assert per_user["HandOff"]["Resource"] == prefix + "handoff"
     assert "Wait" not in {state["Type"] for state in per_user.values()}
-    # Both time out at a bound derived from the inputs. A batch: 10 waves of max_concurrency (10) users,
-    # each at most RotateKey's 3 attempts of 180 s, the handler's 15 minutes and RollBack's retries
-    # (600 s). The run: its one batch, its clean-up at its slowest (6 attempts of 600 s), the wait,
-    # and 600 s more; then the usage check's re-checks: by default as many 5-minute waits as fit in
-    # the hour after a 310-second run (10), each followed by the batch's clean-up at its slowest.
-    # Literal values: 10 x 2,040 s; then 20,400 + 3,600 + 300 + 600 + 10 x 3,900.
-    assert batch["TimeoutSeconds"] == 20_400
-    assert run["TimeoutSeconds"] == 63_900
+    # Both time out at a bound derived from the inputs, cut to schedule_duration (1h) so that a stuck
+    # run times out, and alarms, before the next starts. Every step at its slowest: a batch of 10
+    # waves of max_concurrency (10) users, each at most RotateKey's 3 attempts of 180 s, the handler's
+    # 15 minutes and RollBack's retries (600 s): 20,400 s; the run: its one batch, its clean-up at
+    # its slowest (6 attempts of 600 s), the wait, 600 s more, and the usage check's 10 re-checks
+    # each followed by the clean-up at its slowest: 63,900 s. Both more than the hour.
+    assert batch["TimeoutSeconds"] == 3600
+    assert run["TimeoutSeconds"] == 3600
     assert run["States"]["WaitBeforeRecheck"]["Seconds"] == 300
 
 

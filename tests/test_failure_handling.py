@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -74,6 +74,20 @@ def run(aws, stack, executions, payload, machine="state_machine_arn", timeout=12
     return execution
 
 
+def failed_users_published(aws, rotator, since):
+    """How many FailedUsers datapoints the rotator's runs published since then, and the highest."""
+    points = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="IAMCredentialsRotator",
+        MetricName="FailedUsers",
+        Dimensions=[{"Name": "Rotator", "Value": rotator}],
+        StartTime=since - timedelta(seconds=1),
+        EndTime=datetime.now(timezone.utc) + timedelta(minutes=1),
+        Period=86400,
+        Statistics=["SampleCount", "Maximum"],
+    )["Datapoints"]
+    return sum(p["SampleCount"] for p in points), max((p["Maximum"] for p in points), default=None)
+
+
 def assert_rotated(aws, third_party, user, before):
     after = aws.access_keys(user)
     assert len(after) == 1 and list(after.values()) == ["Active"], (user, after)
@@ -89,12 +103,15 @@ def test_one_users_failure_is_isolated_and_the_run_fails_naming_each(aws, stack,
     third_party.fail_for.add("raises")
     third_party.delay_for["slow"] = 20  # longer than the handler's 10 s timeout
 
+    started = datetime.now(timezone.utc)
     execution = run(aws, stack, clean_slate, {})
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "RotationFailedError"
     cause = json.loads(execution["cause"])["errorMessage"]
     assert cause.startswith("4 of 9 users not rotated: ")
+    # The run's report published its count for the failure alarm: one datapoint, 4 users.
+    assert failed_users_published(aws, "faults", started) == (1, 4)
     assert "raises (HTTPError: HTTP Error 500: Internal Server Error)" in cause
     assert "slow (Sandbox.Timedout: Task timed out after 10.00 seconds)" in cause
     assert "ghost (NoSuchEntityException: " in cause and "ghost cannot be found" in cause

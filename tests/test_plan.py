@@ -113,7 +113,7 @@ def test_environment_variables_are_exactly_those_the_code_reads(default_plan):
             "IN_FLIGHT_TAG",
         },
         "rollback": {"SECRET_NAME_PREFIX", "IN_FLIGHT_TAG"},
-        "report": set(),
+        "report": {"METRIC_NAMESPACE", "ROTATOR_NAME"},  # FailedUsers (issue 29)
         "check": {"USERS_PARAMETER_PATH", "METRIC_NAMESPACE", "ROTATOR_NAME", "ROTATION_STATE_MACHINE_ARN"},
     }
     code = "".join(p.read_text() for p in (ROOT / "lambda" / "rotator").glob("*.py"))
@@ -307,7 +307,9 @@ def test_lambda_roles_reach_only_the_listed_users_and_the_rotator_secrets(defaul
     assert {f for f, sids in inline.items() if "ReadUsersPath" in sids} == {"rotate"}
     assert inline["rotate"]["ReadUsersPath"]["Action"] == "iam:GetUser"
     assert inline["rotate"]["ReadUsersPath"]["Resource"] == "arn:aws:iam::123456789012:user/*"
-    assert set(inline["report"]) == {"WriteOwnLogs"}
+    # Report publishes the run's failed-user count (issue 29), with the check's grant.
+    assert set(inline["report"]) == {"WriteOwnLogs", "PublishKeyAge"}
+    assert inline["report"]["PublishKeyAge"] == inline["check"]["PublishKeyAge"]
     assert {f for f, sids in inline.items() if "UsersKeysInFlight" in sids} == set(IN_FLIGHT_ACTIONS)
     for function, actions in IN_FLIGHT_ACTIONS.items():
         in_flight = inline[function]["UsersKeysInFlight"]
@@ -563,6 +565,29 @@ def test_a_thousand_users_fit_the_default_schedule(root):
     assert len(resources(plan, "aws_sfn_state_machine")) == 2
 
 
+@pytest.mark.parametrize("max_wait, refused", [("7d", True), ("5h", False)])
+def test_usage_rechecks_that_would_overflow_the_runs_history_are_refused(root, max_wait, refused):
+    """Step Functions keeps 25,000 events per execution: at 1,000 users (9 batches of 120) each
+    re-check round adds about 73; 10,080 rounds (a minute's interval for 7 days) would fail the run
+    mid-clean-up, 300 (5 hours) fit within the 22,500 kept below the limit for retries."""
+    variables = {
+        "users": THOUSAND,
+        "user_tag_key": "rotated-by",
+        **AT_SCALE,
+        "usage_check": {"interval": "1m", "max_wait": max_wait},
+    }
+    if refused:
+        error = " ".join(root.plan_error(variables).split())
+        assert (
+            'usage_check: a run of 1000 users (9 batches) may check usage 10080 more times (usage_check.max_wait "7d",'
+            in error
+        )
+        assert "Step Functions' 25,000-event limit" in error
+        assert "Lengthen usage_check.interval or shorten usage_check.max_wait (at most 305 checks)." in error
+    else:
+        assert len(resources(root.plan(variables), "aws_sfn_state_machine")) == 2
+
+
 def test_runs_that_would_overlap_the_next_are_refused(root):
     users = [{"username": name} for name in names(1000, 8)]
     error = root.plan_error(
@@ -730,21 +755,166 @@ def test_bad_input_is_refused_at_plan_naming_the_input_and_the_fix(root, variabl
     assert message in root.plan_error(variables)
 
 
-def test_failed_runs_raise_an_alarm_to_the_topic(root):
+STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:iam-credentials-rotator"
+LIST_RUNS = (
+    f"aws stepfunctions list-executions --region us-east-1 --state-machine-arn {STATE_MACHINE}"
+    " --max-items 5 --status-filter "
+)
+
+
+def alarms_of(plan) -> dict:
+    return {
+        a["alarm_name"].removeprefix("iam-credentials-rotator-"): a
+        for a in resources(plan, "aws_cloudwatch_metric_alarm").values()
+    }
+
+
+@pytest.fixture(scope="module")
+def alarm_plan(root):
+    return root.plan({"alarm_sns_topic_arn": "arn:aws:sns:us-east-1:123456789012:alerts"})
+
+
+def test_failed_runs_raise_an_alarm_to_the_topic(alarm_plan):
+    """2 of the last 3 runs (one period per run) left users not rotated, failed as a whole or were
+    aborted: one user failing now and then heals at the next run and pages nobody; one failing at
+    every run keeps the alarm in ALARM (one page) instead of ALARM and OK at every run."""
     topic = "arn:aws:sns:us-east-1:123456789012:alerts"
-    plan = root.plan({"alarm_sns_topic_arn": topic})
-    alarms = {a["alarm_name"]: a for a in resources(plan, "aws_cloudwatch_metric_alarm").values()}
-    failed = alarms["iam-credentials-rotator-rotation-failed"]
+    failed = alarms_of(alarm_plan)["rotation-failed"]
     assert failed["alarm_actions"] == [topic] and failed["threshold"] == 0
+    assert failed["ok_actions"] == [topic]
     assert failed["comparison_operator"] == "GreaterThanThreshold"
+    assert (failed["evaluation_periods"], failed["datapoints_to_alarm"]) == (3, 2)
+    assert failed["treat_missing_data"] == "notBreaching"
     metrics = {q["id"]: q for q in failed["metric_query"]}
-    assert metrics["failed"]["expression"] == "executions_failed + executions_timed_out + executions_aborted"
-    assert {m["metric"][0]["metric_name"] for m in metrics.values() if m["metric"]} == {
+    # The run's failed-user count, or 1 for a run that failed before Report counted (or was
+    # aborted); FILL, since Step Functions publishes these counts only when they are not 0.
+    assert metrics["failed"]["expression"] == (
+        "MAX([FILL(failed_users, 0), FILL(executions_failed, 0) + FILL(executions_aborted, 0)])"
+    )
+    assert metrics["failed"]["return_data"] is True
+    watched = {q["id"]: q["metric"][0] for q in metrics.values() if q["metric"]}
+    assert {m["metric_name"] for m in watched.values()} == {
+        "FailedUsers",
         "ExecutionsFailed",
-        "ExecutionsTimedOut",
         "ExecutionsAborted",
     }
-    assert plan.outputs["failure_alarm_name"] == "iam-credentials-rotator-rotation-failed"
+    assert (watched["failed_users"]["namespace"], watched["failed_users"]["stat"]) == (
+        "IAMCredentialsRotator",
+        "Maximum",
+    )
+    assert watched["failed_users"]["dimensions"] == {"Rotator": "iam-credentials-rotator"}
+    assert watched["executions_failed"]["dimensions"] == {"StateMachineArn": STATE_MACHINE}
+    assert {m["period"] for m in watched.values()} == {3600}  # one hourly run per period
+    description = failed["alarm_description"]
+    assert LIST_RUNS + "FAILED" in description
+    assert (
+        "aws stepfunctions describe-execution --region us-east-1 --execution-arn <executionArn>"
+        " --query cause --output text" in description
+    )
+    assert alarm_plan.outputs["failure_alarm_name"] == "iam-credentials-rotator-rotation-failed"
+
+
+def test_every_alarm_notifies_the_topic_and_names_a_command_within_cloudwatch_limits(alarm_plan):
+    topic = "arn:aws:sns:us-east-1:123456789012:alerts"
+    alarms = alarms_of(alarm_plan)
+    assert set(alarms) == {
+        "rotation-failed",
+        "rotation-timed-out",
+        "schedule-failed",
+        "functions-throttled-or-failed",
+        "rotation-stale",
+    }
+    assert alarm_plan.outputs["alarm_names"] == {
+        "failed": "iam-credentials-rotator-rotation-failed",
+        "timed_out": "iam-credentials-rotator-rotation-timed-out",
+        "schedule_failed": "iam-credentials-rotator-schedule-failed",
+        "functions": "iam-credentials-rotator-functions-throttled-or-failed",
+        "stale": "iam-credentials-rotator-rotation-stale",
+    }
+    for name, alarm in alarms.items():
+        assert alarm["alarm_actions"] == [topic], name
+        assert len(alarm["alarm_description"]) <= 1024, name  # CloudWatch's limit
+        assert len([q for q in alarm["metric_query"] if q["metric"]]) <= 10, name
+        if name != "rotation-stale":
+            assert " aws " in alarm["alarm_description"], name
+            assert "docs/operations.md" in alarm["alarm_description"], name
+
+
+def test_a_stuck_run_alarms_as_soon_as_it_times_out(alarm_plan):
+    stuck = alarms_of(alarm_plan)["rotation-timed-out"]
+    assert (stuck["namespace"], stuck["metric_name"]) == ("AWS/States", "ExecutionsTimedOut")
+    assert stuck["dimensions"] == {"StateMachineArn": STATE_MACHINE}
+    assert (stuck["statistic"], stuck["period"], stuck["evaluation_periods"]) == ("Sum", 3600, 1)
+    assert stuck["comparison_operator"] == "GreaterThanThreshold" and stuck["threshold"] == 0
+    assert stuck["treat_missing_data"] == "notBreaching"
+    # It clears a period later because time passed, not because anyone saw to the users.
+    assert not stuck["ok_actions"]
+    description = stuck["alarm_description"]
+    assert "its timeout (1 h, at most schedule_duration 1h)" in description
+    assert LIST_RUNS + "TIMED_OUT" in description
+    assert (
+        "aws stepfunctions get-execution-history --region us-east-1 --execution-arn <executionArn>"
+        " --reverse-order" in description
+    )
+
+
+def test_runs_the_schedule_could_not_start_alarm_until_the_dead_letter_queue_is_emptied(alarm_plan):
+    dead = alarms_of(alarm_plan)["schedule-failed"]
+    assert (dead["namespace"], dead["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert dead["dimensions"] == {"QueueName": "iam-credentials-rotator-schedule-dead-letters"}
+    assert (dead["statistic"], dead["period"], dead["evaluation_periods"]) == ("Maximum", 300, 1)
+    assert dead["threshold"] == 0 and dead["treat_missing_data"] == "ignore"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/iam-credentials-rotator-schedule-dead-letters"
+    assert f"aws sqs receive-message --region us-east-1 --queue-url {url}" in dead["alarm_description"]
+    assert f"aws sqs purge-queue --region us-east-1 --queue-url {url}" in dead["alarm_description"]
+
+
+def test_throttled_functions_and_errors_no_other_alarm_reports_alarm_2_of_3_runs(alarm_plan):
+    functions = alarms_of(alarm_plan)["functions-throttled-or-failed"]
+    assert (functions["evaluation_periods"], functions["datapoints_to_alarm"]) == (3, 2)
+    assert functions["treat_missing_data"] == "notBreaching" and functions["threshold"] == 0
+    watched = {
+        (q["metric"][0]["metric_name"], q["metric"][0]["dimensions"]["FunctionName"])
+        for q in functions["metric_query"]
+        if q["metric"]
+    }
+    every = ["list-users", "rotate", "handoff", "cleanup", "rollback", "report", "check"]
+    assert watched == {("Throttles", f"iam-credentials-rotator-{f}") for f in every} | {
+        ("Errors", f"iam-credentials-rotator-{f}") for f in ["list-users", "cleanup", "rollback"]
+    }
+    (expression,) = [q for q in functions["metric_query"] if q["return_data"]]
+    assert expression["expression"].count("FILL(") == 10
+    assert "aws lambda get-account-settings --region us-east-1" in functions["alarm_description"]
+
+
+@pytest.mark.parametrize(
+    "schedule, period, runs, to_alarm, timeout",
+    [
+        ("1h", 3600, 3, 2, 3600),  # every step at its slowest would take about 22 hours
+        ("1d", 86400, 3, 2, None),  # a day: not bounded, its slowest fits
+        ("30d", 86400, 1, 1, None),  # a day holds at most one run: each failed run alarms alone
+    ],
+)
+def test_a_run_never_outlasts_the_schedule_and_alarms_count_runs(
+    root, schedule, period, runs, to_alarm, timeout
+):
+    """A run stuck past schedule_duration times out (and alarms) before the next run starts,
+    rather than after days while later runs skip its users."""
+    plan = root.plan({"schedule_duration": schedule, "cleanup_wait_duration": "30s"})
+    schedule_seconds = {"1h": 3600, "1d": 86400, "30d": 30 * 86400}[schedule]
+    run_timeout = plan.outputs["run_timeout_seconds"]
+    assert run_timeout <= schedule_seconds
+    if timeout:
+        assert run_timeout == timeout
+    else:
+        assert 3600 < run_timeout < schedule_seconds
+    alarms = alarms_of(plan)
+    failed = alarms["rotation-failed"]
+    assert {q["metric"][0]["period"] for q in failed["metric_query"] if q["metric"]} == {period}
+    assert (failed["evaluation_periods"], failed["datapoints_to_alarm"]) == (runs, to_alarm)
+    # CloudWatch's evaluation range: 7 days (1 day for periods under an hour).
+    assert period * runs <= (604800 if period >= 3600 else 86400)
+    assert alarms["rotation-timed-out"]["period"] == period
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ output "secret_name_prefix" {
 
 output "alarm_names" {
   description = "The rotator's CloudWatch alarms, notifying the alerts topic."
-  value       = [module.rotator.failure_alarm_name, module.rotator.staleness_alarm_name]
+  value       = values(module.rotator.alarm_names)
 }
 
 output "alerts_topic_arn" {

@@ -11,10 +11,13 @@ from rotator.common import (
     RotationFailedError,
     bind_event,
     capped,
+    client,
     log_event,
     logger,
     message_of,
+    now,
     qualified_name,
+    required_env,
 )
 from rotator.payloads import BatchSummary, UserResult
 
@@ -26,6 +29,8 @@ _log = logger(__name__)
 _MAX_RUN_MESSAGE = 30_000
 _MAX_BATCH_DETAILS = 8_000
 _MAX_REASON = 500
+# Published by every run that reaches its report, 0 included, for the failure alarm (alarms.tf).
+FAILED_USERS_METRIC = "FailedUsers"
 
 
 def reason(error: str | None, cause: str | None) -> str:
@@ -103,6 +108,23 @@ def _grouped(entries: Iterable[tuple[str, str, str | None]]) -> list[str]:
     ]
 
 
+def publish_failed_users(failed: int) -> None:
+    """The run's count of users not rotated: the failure alarm's datapoint, one per run. A run
+    that cannot publish it fails (the alarm then counts the run itself)."""
+    client("cloudwatch").put_metric_data(
+        Namespace=required_env("METRIC_NAMESPACE"),
+        MetricData=[
+            {
+                "MetricName": FAILED_USERS_METRIC,
+                "Dimensions": [{"Name": "Rotator", "Value": required_env("ROTATOR_NAME")}],
+                "Timestamp": now(),
+                "Value": failed,
+                "Unit": "Count",
+            }
+        ],
+    )
+
+
 def report_run(batches: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "users": 0,
@@ -150,6 +172,7 @@ def report_run(batches: list[dict[str, Any]]) -> dict[str, Any]:
             entries.append((username, why, part["actions"].get(username)))
     log_event(_log, "run summary", **summary)
     failed = len(summary["failed"])
+    publish_failed_users(failed)
     if failed:
         text = f"{failed} of {summary['users']} users not rotated: " + "; ".join(whole + _grouped(entries))
         if summary.get("inactiveKeysDeleted"):

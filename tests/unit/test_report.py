@@ -1,9 +1,39 @@
 import json
 
+import boto3
 import pytest
 
 from rotator import report
 from rotator.common import RotationFailedError
+
+from .conftest import REGION
+
+
+@pytest.fixture(autouse=True)
+def metrics(aws_env, monkeypatch):
+    """The run's report publishes its failed-user count (the failure alarm's metric)."""
+    monkeypatch.setenv("METRIC_NAMESPACE", "IAMCredentialsRotator")
+    monkeypatch.setenv("ROTATOR_NAME", "rotator")
+    return boto3.client("cloudwatch", region_name=REGION)
+
+
+def published(cloudwatch) -> tuple[float, float | None, float | None]:
+    """How many FailedUsers datapoints the runs published, their lowest and highest value."""
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="IAMCredentialsRotator",
+        MetricName="FailedUsers",
+        Dimensions=[{"Name": "Rotator", "Value": "rotator"}],
+        StartTime="2000-01-01T00:00:00Z",
+        EndTime="2100-01-01T00:00:00Z",
+        Period=60,
+        Statistics=["Minimum", "Maximum", "SampleCount"],
+    )
+    points = stats["Datapoints"]
+    return (
+        sum(p["SampleCount"] for p in points),
+        min((p["Minimum"] for p in points), default=None),
+        max((p["Maximum"] for p in points), default=None),
+    )
 
 
 def summarize(results, unlisted=(), context=None):
@@ -146,3 +176,21 @@ def test_a_thousand_users_all_failing_stay_within_step_functions_limits(context)
     message = str(failure.value)
     assert message.startswith("1000 of 1000 users not rotated: ") and len(message) <= 30_000
     assert sum(len(s["failed"]) for s in batches) == 1000
+
+
+def test_each_run_publishes_its_failed_user_count_for_the_alarm_zero_included(context, metrics):
+    clean = done(summarize([{"username": "homer", "status": "HANDED_OFF"}]), ["homer"])
+    report.handler({"batches": [clean]}, context)
+    assert published(metrics) == (1, 0, 0)
+    failing = summarize(
+        [
+            {"username": "marge", "status": "FAILED", "error": "RuntimeError", "cause": "HTTP 500"},
+            {"username": "lisa", "status": "HANDED_OFF"},
+        ]
+    )
+    with pytest.raises(RotationFailedError):
+        report.handler({"batches": [done(failing, [], {"lisa": "NoSuchEntity: gone"})]}, context)
+    assert published(metrics) == (2, 0, 2)
+    # A batch's summary is not a run: it publishes nothing.
+    summarize([{"username": "ned", "status": "HANDED_OFF"}])
+    assert published(metrics) == (2, 0, 2)
