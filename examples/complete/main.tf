@@ -89,8 +89,9 @@ module "rotator" {
 
   name = var.name
   users = [
-    { username = aws_iam_user.demo["ci-deployer"].name, metadata = "ci=circleci;context=deploy-prod" },
-    { username = aws_iam_user.demo["ci-publisher"].name, metadata = "ci=circleci;context=publish" },
+    # Users with an IAM path say it: the rotator refuses a user found elsewhere than declared.
+    { username = aws_iam_user.demo["ci-deployer"].name, path = aws_iam_user.demo["ci-deployer"].path, metadata = "ci=circleci;context=deploy-prod" },
+    { username = aws_iam_user.demo["ci-publisher"].name, path = aws_iam_user.demo["ci-publisher"].path, metadata = "ci=circleci;context=publish" },
     { username = aws_iam_user.demo["reporting"].name },
   ]
   credentials_handler_arn       = aws_lambda_function.handler.arn
