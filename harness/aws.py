@@ -212,6 +212,19 @@ class EmulatedAws:
 
         return iam_backends[ACCOUNT_ID]["global"].get_user(username)
 
+    def give_key(self, username: str, age_days: float = 0) -> str:
+        """Replaces the user's keys by one active key created `age_days` ago (moto's record is backdated:
+        IAM cannot be asked for an old key); returns its id."""
+        from datetime import timedelta
+
+        iam = self.client("iam")
+        for key_id in self.access_keys(username):
+            iam.delete_access_key(UserName=username, AccessKeyId=key_id)
+        key_id = iam.create_access_key(UserName=username)["AccessKey"]["AccessKeyId"]
+        (key,) = self.moto_iam_user(username).access_keys
+        key.create_date -= timedelta(days=age_days)
+        return key_id
+
     # --- Step Functions helpers -------------------------------------------------------
 
     def run_execution(

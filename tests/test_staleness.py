@@ -4,7 +4,6 @@ evaluates alarms: `harness/alarms.py`). Keys are aged by rewriting moto's record
 date; nothing in the product is patched."""
 
 import json
-from datetime import timedelta
 
 import pytest
 from moto.cloudwatch.models import cloudwatch_backends
@@ -41,17 +40,6 @@ def next_day(aws, third_party):
     aws.faults.clear()
 
 
-def give_key(aws, user, age_days):
-    """Replaces the user's keys by one active key created `age_days` ago."""
-    iam = aws.client("iam")
-    for key_id in aws.access_keys(user):
-        iam.delete_access_key(UserName=user, AccessKeyId=key_id)
-    key_id = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
-    (key,) = aws.moto_iam_user(user).access_keys
-    key.create_date -= timedelta(days=age_days)
-    return key_id
-
-
 def check(aws):
     """Fires the check's schedule; returns the check's invocation."""
     first = len(aws.invocations)
@@ -74,7 +62,7 @@ def published(aws):
 
 def test_with_the_schedule_disabled_old_keys_raise_the_alarm(aws, root, stack, third_party):
     """Paused with `enabled = false` (applied): the schedule starts nothing, the check still watches."""
-    old = {"stale-alice": give_key(aws, "stale-alice", 70), "stale-bob": give_key(aws, "stale-bob", 40)}
+    old = {"stale-alice": aws.give_key("stale-alice", 70), "stale-bob": aws.give_key("stale-bob", 40)}
     sfn = aws.client("stepfunctions")
     runs = len(sfn.list_executions(stateMachineArn=stack["state_machine_arn"])["executions"])
     root.apply({"third_party_url": third_party.url, "enabled": False})
@@ -97,8 +85,8 @@ def test_with_the_schedule_disabled_old_keys_raise_the_alarm(aws, root, stack, t
 
 
 def test_a_user_whose_rotation_keeps_failing_raises_the_alarm(aws, stack, third_party):
-    give_key(aws, "stale-alice", 70)
-    bobs = give_key(aws, "stale-bob", 70)
+    aws.give_key("stale-alice", 70)
+    bobs = aws.give_key("stale-bob", 70)
     third_party.fail_for.add("stale-bob")
 
     for _ in range(2):
@@ -117,7 +105,7 @@ def test_a_user_whose_rotation_keeps_failing_raises_the_alarm(aws, stack, third_
 
 
 def test_after_a_successful_rotation_the_age_is_small_and_nothing_alarms(aws, stack):
-    old = {user: give_key(aws, user, 70) for user in USERS}
+    old = {user: aws.give_key(user, 70) for user in USERS}
 
     (execution,) = aws.run_schedule("staleness")
     invocation = check(aws)
@@ -142,7 +130,7 @@ def test_after_a_successful_rotation_the_age_is_small_and_nothing_alarms(aws, st
 
 def test_a_check_that_cannot_report_raises_the_alarm(aws, stack):
     for user in USERS:
-        give_key(aws, user, 1)
+        aws.give_key(user, 1)
     aws.faults.add("ListAccessKeys", "stale-bob", times=None)
 
     invocation = check(aws)

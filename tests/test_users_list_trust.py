@@ -9,7 +9,6 @@ evaluated against that policy by `harness/iam_policy.py` (a call it does not all
 then made with the attacker's own access key."""
 
 import json
-from datetime import timedelta
 
 import pytest
 from moto.cloudwatch.models import cloudwatch_backends
@@ -113,16 +112,6 @@ def clean_slate(aws, third_party):
     assert [s["Name"] for s in secrets if s["Name"].startswith("trust/")] == []
 
 
-def give_key(aws, user, age_days=0):
-    iam = aws.client("iam")
-    for key_id in aws.access_keys(user):
-        iam.delete_access_key(UserName=user, AccessKeyId=key_id)
-    key_id = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
-    (key,) = aws.moto_iam_user(user).access_keys
-    key.create_date -= timedelta(days=age_days)
-    return key_id
-
-
 def keys_of_everyone(aws):
     return {user: aws.access_keys(user) for user in [*LISTED, ADMIN]}
 
@@ -161,7 +150,7 @@ def test_a_rewritten_parameter_redirecting_a_listed_users_key_refuses_the_run(
 ):
     """(a) ssm:PutParameter on the users path alone: alice's parameter now carries metadata naming the
     attacker's destination. Before issue 24 the run handed alice's new key there."""
-    before = {u: give_key(aws, u) for u in LISTED}
+    before = {u: aws.give_key(u) for u in LISTED}
     since = len(third_party.deliveries)
     mallory = attacker(
         {"Effect": "Allow", "Action": "ssm:PutParameter", "Resource": PARAMETERS},
@@ -199,8 +188,8 @@ def test_a_parameter_added_for_a_tagged_unlisted_admin_refuses_the_run(
     """(b) Tag mode: ssm:PutParameter on the path plus iam:TagUser on the administrator (with the
     module's tag, and the in-flight tag too). Before issue 24 the run created the administrator's key
     and delivered it."""
-    before = {u: give_key(aws, u) for u in LISTED}
-    admin_key = give_key(aws, ADMIN)
+    before = {u: aws.give_key(u) for u in LISTED}
+    admin_key = aws.give_key(ADMIN)
     since = len(third_party.deliveries)
     mallory = attacker(
         {"Effect": "Allow", "Action": "ssm:PutParameter", "Resource": PARAMETERS},
@@ -245,8 +234,8 @@ def test_the_in_flight_tag_alone_reaches_no_unlisted_user(aws, stack, third_part
     """The in-flight tag grants RollBack and CleanUp a user's keys (so that a user removed from `users`
     mid-run is still finished); an attacker who tags an unlisted user with it gains nothing: every
     function acts only on users of the verified list, and undoes only what a lock of this run holds."""
-    before = {u: give_key(aws, u) for u in LISTED}
-    admin_key = give_key(aws, ADMIN)
+    before = {u: aws.give_key(u) for u in LISTED}
+    admin_key = aws.give_key(ADMIN)
     since = len(third_party.deliveries)
     mallory = attacker(
         {"Effect": "Allow", "Action": "iam:TagUser", "Resource": f"arn:aws:iam::{ACCOUNT_ID}:user/{ADMIN}"},
@@ -273,7 +262,7 @@ def test_a_deleted_parameter_refuses_the_run_and_the_staleness_check(
     """(c) ssm:DeleteParameter on the path: before issue 24 runs succeeded with the users left (0 when
     all were deleted) and the staleness check published their keys' age (0), clearing the stale alarm
     while the deleted users' keys aged."""
-    old = {u: give_key(aws, u, age_days=70) for u in LISTED}
+    old = {u: aws.give_key(u, age_days=70) for u in LISTED}
     since = len(third_party.deliveries)
     mallory = attacker({"Effect": "Allow", "Action": "ssm:DeleteParameter", "Resource": PARAMETERS})
     keys_before = keys_of_everyone(aws)
@@ -301,7 +290,7 @@ def test_a_deleted_parameter_refuses_the_run_and_the_staleness_check(
 
 def test_the_list_as_terraform_wrote_it_is_rotated_and_checked(aws, stack, third_party, terraforms_list):
     """The control: nothing tampered, the same stack rotates and the check reports a small age."""
-    before = {u: give_key(aws, u, age_days=70) for u in LISTED}
+    before = {u: aws.give_key(u, age_days=70) for u in LISTED}
 
     (execution,) = aws.run_schedule("trust")
     invocation = staleness_check(aws)
@@ -321,7 +310,7 @@ def test_a_parameter_rewritten_after_the_run_listed_it_refuses_its_batch(
     """The attacker writes between ListUsers and the batch's LoadUsers, which reads the list Terraform wrote
     from the rotation state machine's definition again: the batch fails before any user's key is made,
     and the run fails naming the parameter."""
-    before = {u: give_key(aws, u) for u in LISTED}
+    before = {u: aws.give_key(u) for u in LISTED}
     keys_before = keys_of_everyone(aws)
     since = len(third_party.deliveries)
     mallory = attacker({"Effect": "Allow", "Action": "ssm:PutParameter", "Resource": PARAMETERS})
